@@ -1,0 +1,42 @@
+//! # ok2cry-client — protocol v1 ("STRONG")
+//!
+//! The wire format every party of an ok2cry exchange agrees on, and the helpers to use it.
+//! The normative text is `docs/PROTOCOL.md` in the repository; this crate implements it.
+//!
+//! Table of contents:
+//! - [`suite`]: the one cipher suite (HPKE base mode, DHKEM(P-256, HKDF-SHA256), HKDF-SHA256,
+//!   AES-256-GCM) and the `info` construction.
+//! - [`key_id`]: the validated key identifier.
+//! - [`jwk`]: public keys as RFC 7517 JWKs, JWK sets and RFC 7638 thumbprints.
+//! - [`public_key`]: a recipient public key from a JWK, an SPKI PEM or SEC1 bytes.
+//! - [`private_key`]: a P-256 private key (secret: derives nothing, zeroizes on drop).
+//! - [`key_token`]: the service-signed key token (JWS compact, ES256): parse, verify into a
+//!   [`VerifiedKey`], and the issuing side.
+//! - [`envelope`]: sealed messages, their JSON and compact header forms, seal and open.
+//! - [`local_key`]: an ephemeral key pair made on the end user's device.
+//! - [`secret`]: the plaintext type.
+//! - [`error`]: the one error type of this crate.
+//! - [`headers`]: the HTTP header names used to forward keys and envelopes.
+
+mod b64;
+pub mod envelope;
+pub mod error;
+pub mod headers;
+pub mod jwk;
+pub mod key_id;
+pub mod key_token;
+pub mod local_key;
+pub mod private_key;
+pub mod public_key;
+pub mod secret;
+pub mod suite;
+
+pub use envelope::Envelope;
+pub use error::Error;
+pub use jwk::{Jwks, PublicJwk};
+pub use key_id::KeyId;
+pub use key_token::{KeyToken, KeyTokenClaims, TokenSigner, VerifiedKey};
+pub use local_key::LocalKey;
+pub use private_key::PrivateKey;
+pub use public_key::PublicKey;
+pub use secret::Plaintext;

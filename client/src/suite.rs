@@ -1,0 +1,122 @@
+//! Suite "STRONG", protocol version 1: RFC 9180 HPKE in base mode with
+//! KEM 0x0010 DHKEM(P-256, HKDF-SHA256), KDF 0x0001 HKDF-SHA256 and AEAD 0x0002 AES-256-GCM.
+//!
+//! Sealing uses `info` only and an empty AAD, so one-shot APIs without AAD interoperate:
+//!
+//! ```text
+//! info = "ok2cry/v1" || 0x00 || key_id || 0x00 || context
+//! ```
+//!
+//! and the sealed bytes are `enc (65-byte uncompressed point) || ciphertext`.
+
+use crate::{Error, KeyId};
+use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
+
+/// The HPKE KEM: DHKEM(P-256, HKDF-SHA256).
+pub type Kem = hpke::kem::DhP256HkdfSha256;
+/// The HPKE KDF: HKDF-SHA256.
+pub type Kdf = hpke::kdf::HkdfSha256;
+/// The HPKE AEAD: AES-256-GCM.
+pub type Aead = hpke::aead::AesGcm256;
+
+/// RFC 9180 KEM identifier.
+pub const KEM_ID: u16 = 0x0010;
+/// RFC 9180 KDF identifier.
+pub const KDF_ID: u16 = 0x0001;
+/// RFC 9180 AEAD identifier.
+pub const AEAD_ID: u16 = 0x0002;
+/// RFC 9180 mode: base.
+pub const MODE_BASE: u8 = 0x00;
+
+/// The suite name carried in key tokens.
+pub const SUITE_NAME: &str = "STRONG";
+/// The protocol version.
+pub const VERSION: u8 = 1;
+/// The label at the start of `info`.
+pub const INFO_LABEL: &[u8] = b"ok2cry/v1";
+
+/// Length of the encapsulated key `enc` (an uncompressed SEC1 P-256 point).
+pub const ENC_LEN: usize = 65;
+/// Length of the AES-256-GCM tag.
+pub const TAG_LEN: usize = 16;
+/// Longest context, in bytes.
+pub const MAX_CONTEXT_LEN: usize = 256;
+/// Longest plaintext, in bytes.
+pub const MAX_PLAINTEXT_LEN: usize = 64 * 1024;
+/// Longest sealed byte string.
+pub const MAX_SEALED_LEN: usize = ENC_LEN + MAX_PLAINTEXT_LEN + TAG_LEN;
+
+/// Checks a context's length.
+pub fn check_context(context: &str) -> Result<(), Error> {
+    if context.len() > MAX_CONTEXT_LEN {
+        Err(Error::ContextTooLong)
+    } else {
+        Ok(())
+    }
+}
+
+/// Builds `info = "ok2cry/v1" || 0x00 || key_id || 0x00 || context`.
+pub fn info(key_id: &KeyId, context: &str) -> Vec<u8> {
+    let mut info = Vec::with_capacity(INFO_LABEL.len() + 2 + key_id.as_str().len() + context.len());
+    info.extend_from_slice(INFO_LABEL);
+    info.push(0x00);
+    info.extend_from_slice(key_id.as_str().as_bytes());
+    info.push(0x00);
+    info.extend_from_slice(context.as_bytes());
+    info
+}
+
+/// HPKE base-mode single-shot seal with empty AAD; returns `enc || ciphertext`.
+///
+/// The ephemeral key comes from the operating system's random source.
+pub(crate) fn seal_bytes(
+    recipient: &<Kem as hpke::Kem>::PublicKey,
+    info: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, Error> {
+    if plaintext.is_empty() || plaintext.len() > MAX_PLAINTEXT_LEN {
+        return Err(Error::PlaintextSize);
+    }
+    let (enc, ciphertext) =
+        hpke::single_shot_seal::<Aead, Kdf, Kem>(&OpModeS::Base, recipient, info, plaintext, b"")
+            .map_err(|_| Error::SealFailed)?;
+    let mut sealed = Vec::with_capacity(ENC_LEN + ciphertext.len());
+    sealed.extend_from_slice(&enc.to_bytes());
+    sealed.extend_from_slice(&ciphertext);
+    Ok(sealed)
+}
+
+/// HPKE base-mode single-shot open with empty AAD of `enc || ciphertext`.
+///
+/// Every failure is [`Error::OpenFailed`]: which part was wrong is not revealed.
+pub(crate) fn open_bytes(
+    recipient: &<Kem as hpke::Kem>::PrivateKey,
+    info: &[u8],
+    sealed: &[u8],
+) -> Result<Vec<u8>, Error> {
+    if sealed.len() < ENC_LEN + TAG_LEN || sealed.len() > MAX_SEALED_LEN {
+        return Err(Error::OpenFailed);
+    }
+    let (enc, ciphertext) = sealed.split_at(ENC_LEN);
+    let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(enc).map_err(|_| Error::OpenFailed)?;
+    hpke::single_shot_open::<Aead, Kdf, Kem>(&OpModeR::Base, recipient, &enc, info, ciphertext, b"")
+        .map_err(|_| Error::OpenFailed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_is_built_byte_by_byte() {
+        let id = KeyId::new("n1_abc").unwrap();
+        assert_eq!(info(&id, ""), b"ok2cry/v1\0n1_abc\0".to_vec());
+        assert_eq!(info(&id, "card:42"), b"ok2cry/v1\0n1_abc\0card:42".to_vec());
+    }
+
+    #[test]
+    fn context_is_bounded() {
+        assert!(check_context(&"x".repeat(MAX_CONTEXT_LEN)).is_ok());
+        assert_eq!(check_context(&"x".repeat(MAX_CONTEXT_LEN + 1)), Err(Error::ContextTooLong));
+    }
+}
