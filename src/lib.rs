@@ -1,1 +1,38 @@
-//! placeholder
+//! # ok2cry — the disposable-key service
+//!
+//! A RAM-only service that issues one P-256 key pair per message exchange with a strict TTL,
+//! keeps private keys wrapped under rotating key-encryption keys, opens a sealed message once
+//! and destroys the key, and proves every destruction in a tamper-evident audit log.
+//!
+//! Table of contents:
+//! - [`config`]: configuration (TOML file, environment, flags), validated at start.
+//! - [`clock`]: the time source (system, or manual for deterministic tests).
+//! - [`principal`]: who is calling and what they may do.
+//! - [`pki`]: the dev PKI and partner onboarding (CSR signing, revocation).
+//! - [`tls`]: the rustls server configuration, client-certificate verification, reload.
+//! - [`kek`]: key-encryption keys: rotation, wrapping, destruction.
+//! - [`signing`]: the service's token-signing keys and the JWK set.
+//! - [`custody`]: the disposable keys: create, get, open once, destroy, sweep.
+//! - [`lifecycle`]: the lifecycle events custody emits, and the sink they go to.
+//! - [`metrics`]: Prometheus metrics.
+//! - [`problem`]: the one error type of the HTTP layer, as RFC 9457 problem+json.
+//! - [`api`]: the HTTP routes (`fn app(state) -> Router`).
+//! - [`server`]: the TLS listener and `run(listener, …, shutdown)`.
+//! - [`hardening`]: RAM-only process hardening (core dumps, dumpable, mlockall).
+//! - [`cli`]: the command line.
+
+pub mod api;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod custody;
+pub mod hardening;
+pub mod kek;
+pub mod lifecycle;
+pub mod metrics;
+pub mod pki;
+pub mod principal;
+pub mod problem;
+pub mod server;
+pub mod signing;
+pub mod tls;

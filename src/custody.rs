@@ -1,0 +1,672 @@
+//! Custody of disposable keys: create, get, open once, destroy, sweep.
+//!
+//! - A private key is generated here, wrapped at once under the current KEK ([`crate::kek`])
+//!   and stored only wrapped, in a `moka` cache whose per-entry expiry is a backstop.
+//! - Strict TTL: every read checks expiry against the [`Clock`]; an expired key is never
+//!   opened. A sweeper (`sweep`, driven every few milliseconds by the server) destroys keys as
+//!   their expiry passes, from an expiry-ordered index, so the destroyed event is prompt.
+//! - Open-once is atomic: each entry's state sits behind its own mutex, so of two concurrent
+//!   opens exactly one sees the key alive.
+//! - No live key is ever evicted for space: a full store refuses new keys
+//!   ([`CustodyError::StoreFull`]).
+//! - After destruction a small tombstone (when, why) answers `410 Gone` for a while.
+
+use crate::clock::{Clock, Millis};
+use crate::kek::{KekError, KekRing, WrappedKey};
+use crate::lifecycle::{DestroyReason, Lifecycle, LifecycleSink};
+use crate::metrics::Metrics;
+use crate::principal::Principal;
+use crate::signing::SigningRing;
+use base64ct::{Base64UrlUnpadded, Encoding};
+use ok2cry_client::{Envelope, KeyId, KeyTokenClaims, Plaintext, PrivateKey, PublicKey};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Limits and identity of the custody.
+#[derive(Debug, Clone)]
+pub struct CustodyConfig {
+    /// Node tag, the prefix of every key id.
+    pub node_id: String,
+    /// The `iss` of key tokens.
+    pub issuer: String,
+    /// Shortest TTL accepted.
+    pub min_ttl_ms: u64,
+    /// Longest TTL accepted.
+    pub max_ttl_ms: u64,
+    /// TTL when the request names none.
+    pub default_ttl_ms: u64,
+    /// Most opens a key may allow.
+    pub max_opens_limit: u32,
+    /// Most keys alive at once.
+    pub max_live_keys: usize,
+    /// Failed opens that destroy a key.
+    pub max_failed_opens: u32,
+    /// KEK rotation period.
+    pub kek_rotation_ms: u64,
+    /// Signing-key rotation period.
+    pub signing_rotation_ms: u64,
+    /// How long a tombstone answers 410.
+    pub tombstone_ttl_ms: u64,
+    /// Most tombstones kept.
+    pub max_tombstones: u64,
+    /// Longest label, in bytes.
+    pub max_label_len: usize,
+}
+
+impl Default for CustodyConfig {
+    fn default() -> Self {
+        Self {
+            node_id: "n1".into(),
+            issuer: "ok2cry".into(),
+            min_ttl_ms: 1_000,
+            max_ttl_ms: 3_600_000,
+            default_ttl_ms: 300_000,
+            max_opens_limit: 100,
+            max_live_keys: 1_000_000,
+            max_failed_opens: 5,
+            kek_rotation_ms: 600_000,
+            signing_rotation_ms: 3_600_000,
+            tombstone_ttl_ms: 3_600_000,
+            max_tombstones: 1_000_000,
+            max_label_len: 128,
+        }
+    }
+}
+
+/// A request to create a key.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    /// TTL; the configured default when absent.
+    pub ttl_ms: Option<u64>,
+    /// Opens allowed; 1 when absent.
+    pub max_opens: Option<u32>,
+    /// The principal allowed to open; the creator when absent.
+    pub opener: Option<String>,
+    /// Application context bound into `info` (not secret, but never logged).
+    pub context: Option<String>,
+    /// A label for the audit log.
+    pub label: Option<String>,
+}
+
+/// A key as handed out.
+#[derive(Debug, Clone)]
+pub struct KeyView {
+    /// Key id.
+    pub key_id: KeyId,
+    /// The signed key token.
+    pub token: String,
+    /// The public key.
+    pub public_key: PublicKey,
+    /// Creation time.
+    pub created_at: Millis,
+    /// Expiry.
+    pub expires_at: Millis,
+    /// Opens allowed in all.
+    pub max_opens: u32,
+    /// Opens left.
+    pub opens_remaining: u32,
+    /// Designated opener.
+    pub opener: String,
+}
+
+/// The result of a successful open.
+pub struct Opened {
+    /// The plaintext (secret).
+    pub plaintext: Plaintext,
+    /// Opens left; 0 means the key has been destroyed.
+    pub opens_remaining: u32,
+}
+
+/// Why a custody operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CustodyError {
+    /// The request is out of range; the text says what was wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such key (never existed, or its tombstone has gone too).
+    #[error("no such key")]
+    NotFound,
+    /// The key was destroyed.
+    #[error("key destroyed ({reason})", reason = reason.as_str())]
+    Gone {
+        /// When.
+        destroyed_at: Millis,
+        /// Why.
+        reason: DestroyReason,
+    },
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The store is full.
+    #[error("key store full")]
+    StoreFull,
+    /// The audit log cannot record creation; creation fails closed.
+    #[error("audit log unavailable")]
+    AuditUnavailable,
+    /// The envelope could not be opened (deliberately coarse).
+    #[error("cannot open envelope")]
+    OpenFailed {
+        /// Whether this failure used up the allowed failures and destroyed the key.
+        key_destroyed: bool,
+    },
+    /// The envelope is not for this key.
+    #[error("envelope is for another key id")]
+    WrongKey,
+    /// Something failed inside the service (details are logged, not returned).
+    #[error("internal error")]
+    Internal,
+}
+
+struct State {
+    wrapped: Option<WrappedKey>,
+    opens: u32,
+    failures: u32,
+    destroyed: Option<(Millis, DestroyReason)>,
+}
+
+struct Entry {
+    key_id: KeyId,
+    public_key: PublicKey,
+    owner: String,
+    opener: String,
+    context: Box<str>,
+    created_at: Millis,
+    expires_at: Millis,
+    max_opens: u32,
+    state: Mutex<State>,
+}
+
+impl Entry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A poisoned entry lock means a panic mid-operation; the state fields are each
+        // updated in one step, so they are still meaningful.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Tombstone {
+    destroyed_at: Millis,
+    reason: DestroyReason,
+}
+
+/// What both the custody and the cache's eviction listener need.
+struct Shared {
+    clock: Arc<dyn Clock>,
+    sink: Arc<dyn LifecycleSink>,
+    metrics: Arc<Metrics>,
+    tombstones: moka::sync::Cache<KeyId, Tombstone>,
+    live: AtomicUsize,
+}
+
+impl Shared {
+    /// Finishes a destruction that the caller has just marked in `state` (under its lock).
+    fn destroyed(&self, entry: &Entry, state: &mut State, reason: DestroyReason, now: Millis) {
+        state.destroyed = Some((now, reason));
+        // Dropping the wrapped key zeroizes it now, not when the last Arc goes.
+        state.wrapped = None;
+        self.tombstones.insert(entry.key_id.clone(), Tombstone { destroyed_at: now, reason });
+        self.live.fetch_sub(1, Ordering::SeqCst);
+        self.metrics.live_keys.dec();
+        self.metrics.count_destroyed(reason.as_str());
+        if reason == DestroyReason::Expired {
+            let lag_ms = now.saturating_sub(entry.expires_at);
+            self.metrics.destruction_lag.observe(lag_ms as f64 / 1000.0);
+        }
+        self.sink.record(Lifecycle::KeyDestroyed {
+            key_id: entry.key_id.as_str().to_owned(),
+            reason,
+            expires_at: entry.expires_at,
+        });
+    }
+}
+
+/// The custody of every disposable key of this node.
+pub struct Custody {
+    config: CustodyConfig,
+    shared: Arc<Shared>,
+    cache: moka::sync::Cache<KeyId, Arc<Entry>>,
+    expiries: Mutex<BinaryHeap<Reverse<(Millis, KeyId)>>>,
+    keks: KekRing,
+    signing: SigningRing,
+}
+
+/// Extra time the cache keeps an entry past its expiry: the sweeper acts first; the cache's
+/// own expiry only catches what the sweeper could not (it never decides a key's life).
+const CACHE_BACKSTOP_MS: u64 = 5_000;
+
+struct ExpiryPolicy;
+
+impl moka::Expiry<KeyId, Arc<Entry>> for ExpiryPolicy {
+    fn expire_after_create(
+        &self,
+        _key: &KeyId,
+        entry: &Arc<Entry>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        let ttl = entry.expires_at.saturating_sub(entry.created_at);
+        Some(Duration::from_millis(ttl.saturating_add(CACHE_BACKSTOP_MS)))
+    }
+}
+
+impl Custody {
+    /// A custody with a fresh KEK and signing key; records the KEK's creation.
+    pub fn new(
+        config: CustodyConfig,
+        clock: Arc<dyn Clock>,
+        sink: Arc<dyn LifecycleSink>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, CustodyError> {
+        let now = clock.now_ms();
+        let (keks, kek) = KekRing::new(now, config.kek_rotation_ms, config.max_ttl_ms)
+            .map_err(|_| CustodyError::Internal)?;
+        sink.record(Lifecycle::KekCreated {
+            kek_id: kek.id,
+            created_at: kek.created_at,
+            wrap_until: kek.wrap_until,
+            not_after: kek.not_after,
+        });
+        let signing = SigningRing::new(now, config.signing_rotation_ms, config.max_ttl_ms);
+        let tombstones = moka::sync::Cache::builder()
+            .max_capacity(config.max_tombstones)
+            .time_to_live(Duration::from_millis(config.tombstone_ttl_ms))
+            .build();
+        let shared = Arc::new(Shared { clock, sink, metrics, tombstones, live: AtomicUsize::new(0) });
+        let listener_shared = shared.clone();
+        let cache = moka::sync::Cache::builder()
+            .expire_after(ExpiryPolicy)
+            .eviction_listener(move |_key, entry: Arc<Entry>, cause| {
+                // Only the backstop expiry matters here; every other removal is ours and
+                // already recorded.
+                if cause == moka::notification::RemovalCause::Expired {
+                    let mut state = entry.lock();
+                    if state.destroyed.is_none() {
+                        let now = listener_shared.clock.now_ms();
+                        listener_shared.destroyed(&entry, &mut state, DestroyReason::Expired, now);
+                    }
+                }
+            })
+            .build();
+        Ok(Self {
+            config,
+            shared,
+            cache,
+            expiries: Mutex::new(BinaryHeap::new()),
+            keks,
+            signing,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CustodyConfig {
+        &self.config
+    }
+
+    /// The signing keys.
+    pub fn signing(&self) -> &SigningRing {
+        &self.signing
+    }
+
+    /// Keys alive now.
+    pub fn live_keys(&self) -> usize {
+        self.shared.live.load(Ordering::SeqCst)
+    }
+
+    fn now(&self) -> Millis {
+        self.shared.clock.now_ms()
+    }
+
+    fn validate(&self, principal: &Principal, req: &CreateRequest) -> Result<(u64, u32, String), CustodyError> {
+        let c = &self.config;
+        let ttl = req.ttl_ms.unwrap_or(c.default_ttl_ms);
+        if ttl < c.min_ttl_ms || ttl > c.max_ttl_ms {
+            return Err(CustodyError::Invalid(format!(
+                "ttl must be between {} and {} seconds",
+                c.min_ttl_ms / 1000,
+                c.max_ttl_ms / 1000
+            )));
+        }
+        let max_opens = req.max_opens.unwrap_or(1);
+        if max_opens == 0 || max_opens > c.max_opens_limit {
+            return Err(CustodyError::Invalid(format!(
+                "max_opens must be between 1 and {}",
+                c.max_opens_limit
+            )));
+        }
+        if let Some(context) = &req.context {
+            ok2cry_client::suite::check_context(context)
+                .map_err(|e| CustodyError::Invalid(e.to_string()))?;
+        }
+        if let Some(label) = &req.label
+            && (label.len() > c.max_label_len || label.chars().any(char::is_control))
+        {
+            return Err(CustodyError::Invalid(format!(
+                "label must be at most {} bytes without control characters",
+                c.max_label_len
+            )));
+        }
+        let opener = req.opener.clone().unwrap_or_else(|| principal.id.clone());
+        if opener.is_empty() || opener.len() > 256 || opener.chars().any(char::is_control) {
+            return Err(CustodyError::Invalid("opener must be a principal id".into()));
+        }
+        Ok((ttl, max_opens, opener))
+    }
+
+    fn new_key_id(&self) -> Result<KeyId, CustodyError> {
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|_| CustodyError::Internal)?;
+        KeyId::new(format!("{}_{}", self.config.node_id, Base64UrlUnpadded::encode_string(&random)))
+            .map_err(|_| CustodyError::Internal)
+    }
+
+    fn sign(&self, entry: &Entry, opens_remaining: u32) -> Result<String, CustodyError> {
+        let claims = KeyTokenClaims::new(
+            self.config.issuer.clone(),
+            entry.key_id.clone(),
+            &entry.public_key,
+            entry.created_at / 1000,
+            entry.expires_at / 1000,
+            opens_remaining,
+            Some(entry.context.to_string()),
+        );
+        self.signing.current().sign(&claims).map_err(|_| CustodyError::Internal)
+    }
+
+    fn view(&self, entry: &Entry, opens_remaining: u32) -> Result<KeyView, CustodyError> {
+        Ok(KeyView {
+            key_id: entry.key_id.clone(),
+            token: self.sign(entry, opens_remaining)?,
+            public_key: entry.public_key.clone(),
+            created_at: entry.created_at,
+            expires_at: entry.expires_at,
+            max_opens: entry.max_opens,
+            opens_remaining,
+            opener: entry.opener.clone(),
+        })
+    }
+
+    /// Creates a key. Resolves only once its `created` event is durable.
+    pub async fn create(&self, principal: &Principal, req: CreateRequest) -> Result<KeyView, CustodyError> {
+        let (ttl, max_opens, opener) = self.validate(principal, &req)?;
+        // Reserve a place first so that concurrent creations cannot overshoot the limit.
+        let live = self.shared.live.fetch_add(1, Ordering::SeqCst);
+        if live >= self.config.max_live_keys {
+            self.shared.live.fetch_sub(1, Ordering::SeqCst);
+            self.shared.metrics.store_full.inc();
+            return Err(CustodyError::StoreFull);
+        }
+        match self.create_reserved(principal, req, ttl, max_opens, opener).await {
+            Ok(view) => Ok(view),
+            Err(e) => {
+                self.shared.live.fetch_sub(1, Ordering::SeqCst);
+                Err(e)
+            }
+        }
+    }
+
+    async fn create_reserved(
+        &self,
+        principal: &Principal,
+        req: CreateRequest,
+        ttl: u64,
+        max_opens: u32,
+        opener: String,
+    ) -> Result<KeyView, CustodyError> {
+        let key_id = self.new_key_id()?;
+        let now = self.now();
+        let expires_at = now.saturating_add(ttl);
+        let private = PrivateKey::generate();
+        let public_key = private.public_key();
+        let wrapped = {
+            let scalar = private.to_secret_bytes();
+            self.keks.wrap(now, key_id.as_str(), expires_at, &scalar).map_err(|_| CustodyError::Internal)?
+        };
+        drop(private);
+        let kek_id = wrapped.kek_id();
+        let entry = Arc::new(Entry {
+            key_id: key_id.clone(),
+            public_key,
+            owner: principal.id.clone(),
+            opener,
+            context: req.context.unwrap_or_default().into_boxed_str(),
+            created_at: now,
+            expires_at,
+            max_opens,
+            state: Mutex::new(State { wrapped: Some(wrapped), opens: 0, failures: 0, destroyed: None }),
+        });
+        let view = self.view(&entry, max_opens)?;
+        self.shared
+            .sink
+            .record_durable(Lifecycle::KeyCreated {
+                key_id: key_id.as_str().to_owned(),
+                thumbprint: entry.public_key.thumbprint(),
+                owner: entry.owner.clone(),
+                opener: entry.opener.clone(),
+                expires_at,
+                kek_id,
+                label: req.label,
+                max_opens,
+            })
+            .await
+            .map_err(|_| CustodyError::AuditUnavailable)?;
+        self.cache.insert(key_id.clone(), entry);
+        self.lock_expiries().push(Reverse((expires_at, key_id)));
+        self.shared.metrics.created.inc();
+        self.shared.metrics.live_keys.inc();
+        Ok(view)
+    }
+
+    fn lock_expiries(&self) -> std::sync::MutexGuard<'_, BinaryHeap<Reverse<(Millis, KeyId)>>> {
+        // The heap is only pushed and popped; a poisoned lock leaves it valid.
+        self.expiries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn gone_or_missing(&self, key_id: &KeyId) -> CustodyError {
+        match self.shared.tombstones.get(key_id) {
+            Some(t) => CustodyError::Gone { destroyed_at: t.destroyed_at, reason: t.reason },
+            None => CustodyError::NotFound,
+        }
+    }
+
+    /// Looks up a live entry and locks it, destroying it first if it has expired.
+    fn live_entry(&self, key_id: &KeyId) -> Result<Arc<Entry>, CustodyError> {
+        self.cache.get(key_id).ok_or_else(|| self.gone_or_missing(key_id))
+    }
+
+    /// The key token and facts of a live key.
+    pub fn get(&self, key_id: &KeyId) -> Result<KeyView, CustodyError> {
+        let entry = self.live_entry(key_id)?;
+        let remaining = {
+            let mut state = entry.lock();
+            self.check_alive(&entry, &mut state)?;
+            entry.max_opens - state.opens
+        };
+        self.view(&entry, remaining)
+    }
+
+    /// Refuses a destroyed key, and destroys an expired one (strict TTL at read).
+    fn check_alive(&self, entry: &Entry, state: &mut State) -> Result<(), CustodyError> {
+        if let Some((destroyed_at, reason)) = state.destroyed {
+            return Err(CustodyError::Gone { destroyed_at, reason });
+        }
+        let now = self.now();
+        if now >= entry.expires_at {
+            self.destroy_locked(entry, state, DestroyReason::Expired, now);
+            return Err(CustodyError::Gone { destroyed_at: now, reason: DestroyReason::Expired });
+        }
+        Ok(())
+    }
+
+    fn destroy_locked(&self, entry: &Entry, state: &mut State, reason: DestroyReason, now: Millis) {
+        self.shared.destroyed(entry, state, reason, now);
+        self.cache.invalidate(&entry.key_id);
+    }
+
+    /// Opens `envelope` with key `key_id` on behalf of `principal`.
+    pub fn open(
+        &self,
+        principal: &Principal,
+        key_id: &KeyId,
+        envelope: &Envelope,
+    ) -> Result<Opened, CustodyError> {
+        let entry = self.live_entry(key_id)?;
+        if principal.id != entry.opener {
+            self.shared.sink.record(Lifecycle::OpenFailed {
+                key_id: key_id.as_str().to_owned(),
+                principal: principal.id.clone(),
+                failures: entry.lock().failures,
+                reason: "forbidden",
+            });
+            return Err(CustodyError::Forbidden("only the designated opener may open this key"));
+        }
+        if envelope.key_id() != key_id {
+            return Err(CustodyError::WrongKey);
+        }
+        // Why one mutex per entry: open-once must be atomic, and different keys must not
+        // contend. The critical section is CPU-only (unwrap + HPKE open, well under 1 ms).
+        let mut state = entry.lock();
+        self.check_alive(&entry, &mut state)?;
+        let now = self.now();
+        let scalar = match &state.wrapped {
+            Some(w) => self.keks.unwrap_key(key_id.as_str(), entry.expires_at, w),
+            None => Err(KekError::KekDestroyed),
+        };
+        let scalar = match scalar {
+            Ok(s) => s,
+            Err(_) => {
+                // The KEK is gone: the key is crypto-shredded; record it as such.
+                self.destroy_locked(&entry, &mut state, DestroyReason::KekDestroyed, now);
+                return Err(CustodyError::Gone { destroyed_at: now, reason: DestroyReason::KekDestroyed });
+            }
+        };
+        let private = PrivateKey::from_secret_bytes(scalar.as_slice()).map_err(|_| CustodyError::Internal)?;
+        drop(scalar);
+        let result = private.open(key_id, &entry.context, envelope);
+        drop(private);
+        match result {
+            Ok(plaintext) => {
+                state.opens += 1;
+                let remaining = entry.max_opens.saturating_sub(state.opens);
+                self.shared.metrics.opened.inc();
+                self.shared.sink.record(Lifecycle::KeyOpened {
+                    key_id: key_id.as_str().to_owned(),
+                    opener: principal.id.clone(),
+                    opens_used: state.opens,
+                    opens_remaining: remaining,
+                });
+                if remaining == 0 {
+                    self.destroy_locked(&entry, &mut state, DestroyReason::Consumed, now);
+                }
+                Ok(Opened { plaintext, opens_remaining: remaining })
+            }
+            Err(_) => {
+                state.failures += 1;
+                self.shared.metrics.open_failed.inc();
+                self.shared.sink.record(Lifecycle::OpenFailed {
+                    key_id: key_id.as_str().to_owned(),
+                    principal: principal.id.clone(),
+                    failures: state.failures,
+                    reason: "decrypt",
+                });
+                let key_destroyed = state.failures >= self.config.max_failed_opens;
+                if key_destroyed {
+                    self.destroy_locked(&entry, &mut state, DestroyReason::FailedOpens, now);
+                }
+                Err(CustodyError::OpenFailed { key_destroyed })
+            }
+        }
+    }
+
+    /// Destroys a key early (its creator or its opener may).
+    pub fn delete(&self, principal: &Principal, key_id: &KeyId) -> Result<(), CustodyError> {
+        let entry = self.live_entry(key_id)?;
+        if principal.id != entry.owner && principal.id != entry.opener {
+            return Err(CustodyError::Forbidden("only the key's creator or opener may delete it"));
+        }
+        let mut state = entry.lock();
+        if let Some((destroyed_at, reason)) = state.destroyed {
+            return Err(CustodyError::Gone { destroyed_at, reason });
+        }
+        let now = self.now();
+        self.destroy_locked(&entry, &mut state, DestroyReason::Revoked, now);
+        Ok(())
+    }
+
+    /// Destroys every key whose expiry has passed, rotates KEKs and signing keys.
+    /// Returns how many keys it destroyed. The server calls this every sweep tick; tests call
+    /// it after moving a manual clock.
+    pub fn sweep(&self) -> usize {
+        let now = self.now();
+        let mut due = Vec::new();
+        {
+            let mut heap = self.lock_expiries();
+            while heap.peek().is_some_and(|Reverse((at, _))| *at <= now) {
+                if let Some(Reverse((_, id))) = heap.pop() {
+                    due.push(id);
+                }
+            }
+        }
+        let mut destroyed = 0;
+        for id in due {
+            if let Some(entry) = self.cache.get(&id) {
+                let mut state = entry.lock();
+                if state.destroyed.is_none() {
+                    self.destroy_locked(&entry, &mut state, DestroyReason::Expired, now);
+                    destroyed += 1;
+                }
+            }
+        }
+        self.rotate(now);
+        self.cache.run_pending_tasks();
+        destroyed
+    }
+
+    fn rotate(&self, now: Millis) {
+        match self.keks.tick(now) {
+            Ok((created, gone)) => {
+                if let Some(k) = created {
+                    self.shared.metrics.kek_rotations.inc();
+                    self.shared.sink.record(Lifecycle::KekCreated {
+                        kek_id: k.id,
+                        created_at: k.created_at,
+                        wrap_until: k.wrap_until,
+                        not_after: k.not_after,
+                    });
+                }
+                for k in gone {
+                    self.shared.metrics.kek_destroyed.inc();
+                    self.shared.sink.record(Lifecycle::KekDestroyed { kek_id: k.id, keys_wrapped: k.keys_wrapped });
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "KEK rotation failed; will retry next tick"),
+        }
+        self.signing.tick(now);
+    }
+
+    /// Destroys every key and KEK (shutdown). Returns how many keys were destroyed.
+    pub fn shutdown(&self) -> usize {
+        let now = self.now();
+        let mut destroyed = 0;
+        for (_, entry) in self.cache.iter() {
+            let mut state = entry.lock();
+            if state.destroyed.is_none() {
+                self.destroy_locked(&entry, &mut state, DestroyReason::Shutdown, now);
+                destroyed += 1;
+            }
+        }
+        self.cache.run_pending_tasks();
+        for k in self.keks.destroy_all() {
+            self.shared.metrics.kek_destroyed.inc();
+            self.shared.sink.record(Lifecycle::KekDestroyed { kek_id: k.id, keys_wrapped: k.keys_wrapped });
+        }
+        self.signing.clear();
+        destroyed
+    }
+}
+
+#[cfg(test)]
+mod tests;

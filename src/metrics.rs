@@ -1,0 +1,97 @@
+//! Prometheus metrics, served at `/metrics`.
+//!
+//! Live keys, keys created, opened, failed opens, destroyed by reason, destruction lag
+//! (expiry → destroyed event, for expired keys), KEK rotations and requests refused for a
+//! full store. Labels never carry key ids or principals: cardinality stays bounded.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// The service's metrics.
+pub struct Metrics {
+    registry: Registry,
+    /// Keys alive now.
+    pub live_keys: Gauge,
+    /// Keys created.
+    pub created: Counter,
+    /// Envelopes opened.
+    pub opened: Counter,
+    /// Failed opens.
+    pub open_failed: Counter,
+    /// Keys destroyed, by reason.
+    pub destroyed: Family<Vec<(String, String)>, Counter>,
+    /// Seconds between a key's expiry and its destruction (expired keys only).
+    pub destruction_lag: Histogram,
+    /// KEKs created after the first.
+    pub kek_rotations: Counter,
+    /// KEKs destroyed.
+    pub kek_destroyed: Counter,
+    /// Creations refused because the store was full.
+    pub store_full: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("ok2cry");
+        let live_keys = Gauge::default();
+        let created = Counter::default();
+        let opened = Counter::default();
+        let open_failed = Counter::default();
+        let destroyed = Family::<Vec<(String, String)>, Counter>::default();
+        // 1 ms … ~16 s.
+        let destruction_lag = Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        let kek_rotations = Counter::default();
+        let kek_destroyed = Counter::default();
+        let store_full = Counter::default();
+        registry.register("live_keys", "Disposable keys alive now", live_keys.clone());
+        registry.register("keys_created", "Disposable keys created", created.clone());
+        registry.register("keys_opened", "Envelopes opened", opened.clone());
+        registry.register("open_failures", "Failed opens", open_failed.clone());
+        registry.register("keys_destroyed", "Disposable keys destroyed, by reason", destroyed.clone());
+        registry.register(
+            "destruction_lag_seconds",
+            "Time from a key's expiry to its destruction",
+            destruction_lag.clone(),
+        );
+        registry.register("kek_rotations", "Key-encryption keys rotated in", kek_rotations.clone());
+        registry.register("kek_destroyed", "Key-encryption keys destroyed", kek_destroyed.clone());
+        registry.register("store_full", "Creations refused: store full", store_full.clone());
+        Self {
+            registry,
+            live_keys,
+            created,
+            opened,
+            open_failed,
+            destroyed,
+            destruction_lag,
+            kek_rotations,
+            kek_destroyed,
+            store_full,
+        }
+    }
+
+    /// Counts a destruction.
+    pub fn count_destroyed(&self, reason: &str) {
+        self.destroyed.get_or_create(&vec![("reason".to_owned(), reason.to_owned())]).inc();
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

@@ -1,0 +1,1 @@
+//! Dev PKI and onboarding (being written).
