@@ -1,1 +1,389 @@
-//! (being written)
+//! The HTTP routes: `fn app(state) -> Router`, so tests can drive them with `oneshot` as well
+//! as over real TLS.
+//!
+//! Every handler gets its caller as a [`Caller`], resolved from the connection's verified
+//! client certificate (or, when enabled, a verified bearer JWT), and checked against the
+//! caller's roles. Every error goes through [`AppError`].
+
+use crate::clock::iso8601;
+use crate::custody::{CreateRequest, Custody, KeyView};
+use crate::hardening::HardeningReport;
+use crate::metrics::Metrics;
+use crate::principal::{CertIdentity, Principal, PrincipalError, PrincipalRegistry, Role};
+use crate::problem::AppError;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use ok2cry_client::{Envelope, KeyId, headers};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What the server knows about a connection, attached to each of its requests.
+#[derive(Debug, Clone, Default)]
+pub struct ConnInfo {
+    /// The verified client certificate's identity, if one was presented.
+    pub cert: Option<CertIdentity>,
+}
+
+/// Shared state of the HTTP layer.
+pub struct AppState {
+    /// The keys.
+    pub custody: Arc<Custody>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Principals and roles.
+    pub principals: Arc<PrincipalRegistry>,
+    /// What process hardening achieved.
+    pub hardening: HardeningReport,
+    /// Per-principal rate limiter.
+    pub rate: DefaultKeyedRateLimiter<String>,
+    /// Cleared when shutdown starts.
+    pub ready: AtomicBool,
+}
+
+impl AppState {
+    /// State with a rate limit of `per_second` (burst `burst`) per principal.
+    pub fn new(
+        custody: Arc<Custody>,
+        metrics: Arc<Metrics>,
+        principals: Arc<PrincipalRegistry>,
+        hardening: HardeningReport,
+        per_second: u32,
+        burst: u32,
+    ) -> Self {
+        let per_second = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        Self {
+            custody,
+            metrics,
+            principals,
+            hardening,
+            rate: governor::RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            ready: AtomicBool::new(true),
+        }
+    }
+}
+
+type SharedState = Arc<AppState>;
+
+/// The authenticated, rate-limited caller of a request.
+pub struct Caller(pub Principal);
+
+impl Caller {
+    fn require(&self, role: Role) -> Result<&Principal, AppError> {
+        if self.0.roles.contains(role) {
+            Ok(&self.0)
+        } else {
+            let name = match role {
+                Role::Issuer => "issuer",
+                Role::Opener => "opener",
+                Role::Auditor => "auditor",
+            };
+            Err(AppError::Forbidden(format!(
+                "this principal does not have the {name} role"
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<SharedState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, AppError> {
+        let conn = parts
+            .extensions
+            .get::<ConnInfo>()
+            .cloned()
+            .unwrap_or_default();
+        let principal = match conn.cert {
+            Some(cert) => state.principals.from_cert(&cert).map_err(|e| match e {
+                PrincipalError::PinMismatch => {
+                    tracing::warn!(principal = %cert.id, "refused: pinned key mismatch");
+                    AppError::Forbidden(
+                        "the certificate's key does not match the key pinned for this principal"
+                            .into(),
+                    )
+                }
+                _ => {
+                    tracing::warn!(principal = %cert.id, "refused: unknown principal");
+                    AppError::Forbidden(
+                        "the certificate is valid but its principal is not configured".into(),
+                    )
+                }
+            })?,
+            None => {
+                return Err(AppError::Unauthenticated(
+                    "a client certificate from a configured CA is required".into(),
+                ));
+            }
+        };
+        if state.rate.check_key(&principal.id).is_err() {
+            return Err(AppError::RateLimited { retry_after: 1 });
+        }
+        Ok(Caller(principal))
+    }
+}
+
+/// The router.
+pub fn app(state: SharedState) -> Router {
+    Router::new()
+        .route("/v1/keys", post(create_key))
+        .route("/v1/keys/{key_id}", get(get_key).delete(delete_key))
+        .route("/v1/keys/{key_id}/open", post(open_key))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(|| async { AppError::NotFound("no such route".into()) })
+        .with_state(state)
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
+    serde_json::from_slice(body)
+        .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+fn parse_key_id(raw: &str) -> Result<KeyId, AppError> {
+    KeyId::new(raw).map_err(|e| AppError::BadRequest(e.to_string()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    #[serde(default)]
+    ttl_seconds: Option<u64>,
+    #[serde(default)]
+    max_opens: Option<u32>,
+    #[serde(default)]
+    opener: Option<String>,
+    #[serde(default)]
+    context: Option<String>,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+fn view_json(view: &KeyView) -> Value {
+    json!({
+        "key_id": view.key_id.as_str(),
+        "token": view.token,
+        "jwk": view.public_key.to_jwk().with_kid(view.key_id.as_str()),
+        "created_at": iso8601(view.created_at),
+        "expires_at": iso8601(view.expires_at),
+        "max_opens": view.max_opens,
+        "opens_remaining": view.opens_remaining,
+        "opener": view.opener,
+    })
+}
+
+fn with_key_header(view: &KeyView, status: StatusCode) -> Response {
+    let mut response = (status, Json(view_json(view))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&view.token) {
+        response.headers_mut().insert(headers::KEY_TOKEN, v);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn create_key(
+    State(state): State<SharedState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let principal = caller.require(Role::Issuer)?;
+    let body: CreateBody = if body.is_empty() {
+        CreateBody {
+            ttl_seconds: None,
+            max_opens: None,
+            opener: None,
+            context: None,
+            label: None,
+        }
+    } else {
+        parse_json(&body)?
+    };
+    if let Some(opener) = &body.opener
+        && !state
+            .principals
+            .roles(opener)
+            .is_some_and(|r| r.contains(Role::Opener))
+    {
+        return Err(AppError::BadRequest(
+            "opener must be a configured principal with the opener role".into(),
+        ));
+    }
+    if body.opener.is_none() && !principal.roles.contains(Role::Opener) {
+        return Err(AppError::BadRequest(
+            "this principal cannot open keys itself: name an opener with the opener role".into(),
+        ));
+    }
+    let req = CreateRequest {
+        ttl_ms: match body.ttl_seconds {
+            Some(s) => Some(
+                s.checked_mul(1000)
+                    .ok_or_else(|| AppError::BadRequest("ttl_seconds is too large".into()))?,
+            ),
+            None => None,
+        },
+        max_opens: body.max_opens,
+        opener: body.opener,
+        context: body.context,
+        label: body.label,
+    };
+    let view = state.custody.create(principal, req).await?;
+    let mut response = with_key_header(&view, StatusCode::CREATED);
+    if let Ok(v) = HeaderValue::from_str(&format!("/v1/keys/{}", view.key_id)) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
+
+async fn get_key(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(key_id): Path<String>,
+) -> Result<Response, AppError> {
+    if !caller.0.roles.contains(Role::Issuer) && !caller.0.roles.contains(Role::Opener) {
+        return Err(AppError::Forbidden(
+            "this principal needs the issuer or opener role".into(),
+        ));
+    }
+    let key_id = parse_key_id(&key_id)?;
+    let view = state.custody.get(&key_id)?;
+    Ok(with_key_header(&view, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenBody {
+    envelope: Value,
+}
+
+fn envelope_from(body: &Bytes, headers: &HeaderMap) -> Result<Envelope, AppError> {
+    if !body.is_empty() {
+        let body: OpenBody = parse_json(body)?;
+        return match body.envelope {
+            Value::String(compact) => Ok(Envelope::from_compact(&compact)?),
+            object @ Value::Object(_) => Ok(Envelope::from_json_value(object)?),
+            _ => Err(AppError::BadRequest(
+                "envelope must be a JSON envelope object or a compact string".into(),
+            )),
+        };
+    }
+    match headers.get(headers::ENVELOPE) {
+        Some(v) => {
+            let text = v.to_str().map_err(|_| {
+                AppError::BadRequest(format!("{} header is not ASCII", headers::ENVELOPE))
+            })?;
+            Ok(Envelope::from_compact(text)?)
+        }
+        None => Err(AppError::BadRequest(format!(
+            "no envelope: send {{\"envelope\": …}} as JSON or the {} header",
+            headers::ENVELOPE
+        ))),
+    }
+}
+
+async fn open_key(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(key_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let principal = caller.require(Role::Opener)?;
+    let key_id = parse_key_id(&key_id)?;
+    let envelope = envelope_from(&body, &headers)?;
+    let custody = state.custody.clone();
+    let principal = principal.clone();
+    // The unwrap and HPKE open are CPU-bound; keep them off the async workers.
+    let opened = tokio::task::spawn_blocking(move || {
+        custody
+            .open(&principal, &key_id, &envelope)
+            .map(|o| (key_id, o))
+    })
+    .await
+    .map_err(|_| AppError::Internal)??;
+    let (key_id, opened) = opened;
+    let plaintext = zeroize::Zeroizing::new(Base64UrlUnpadded::encode_string(
+        opened.plaintext.expose_secret(),
+    ));
+    let body = json!({
+        "key_id": key_id.as_str(),
+        "plaintext": plaintext.as_str(),
+        "encoding": "base64url",
+        "opens_remaining": opened.opens_remaining,
+    });
+    let mut response = (StatusCode::OK, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+async fn delete_key(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(key_id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let key_id = parse_key_id(&key_id)?;
+    state.custody.delete(&caller.0, &key_id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn jwks(State(state): State<SharedState>) -> Response {
+    let mut response = Json(state.custody.signing().jwks()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=60"),
+    );
+    response
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(state): State<SharedState>) -> Response {
+    let ready = state.ready.load(Ordering::SeqCst);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "ready": ready,
+        "live_keys": state.custody.live_keys(),
+        "hardening": state.hardening,
+    });
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<SharedState>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}
+
+async fn openapi() -> Response {
+    let mut response = include_str!("../docs/openapi.json").into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

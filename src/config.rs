@@ -1,1 +1,448 @@
-//! (being written)
+//! Configuration: a TOML file, overridden by environment variables and flags (see [`crate::cli`]),
+//! validated at start with messages that say what is wrong and where.
+//!
+//! Durations are in seconds (`*_seconds`) or milliseconds (`*_ms`) as named; sizes in bytes.
+
+use crate::custody::CustodyConfig;
+use crate::principal::Role;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A configuration problem, said plainly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+/// Whether clients must present a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMode {
+    /// Every connection must present a certificate from a configured CA (the default).
+    #[default]
+    Required,
+    /// Certificates are verified when presented; otherwise a bearer JWT is needed.
+    Optional,
+}
+
+/// What to do if memory cannot be locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MlockMode {
+    /// Refuse to start unless `mlockall` succeeds.
+    Required,
+    /// Try `mlockall`, report the outcome, start anyway (the default).
+    #[default]
+    BestEffort,
+    /// Do not try.
+    Off,
+}
+
+/// `[tls]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Server certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Server private key (PEM).
+    pub key: PathBuf,
+    /// CA certificates that client certificates must chain to (PEM).
+    pub client_ca: Vec<PathBuf>,
+    /// CRLs (PEM), re-read every `crl_reload_seconds` and on SIGHUP.
+    #[serde(default)]
+    pub crl: Vec<PathBuf>,
+    /// Client certificates required or optional.
+    #[serde(default)]
+    pub client_auth: ClientAuthMode,
+    /// How often CRLs are re-read (at most 3600).
+    #[serde(default = "default_crl_reload")]
+    pub crl_reload_seconds: u64,
+}
+
+fn default_crl_reload() -> u64 {
+    3600
+}
+
+/// `[keys]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// Shortest TTL a client may ask for.
+    pub min_ttl_seconds: u64,
+    /// Longest TTL a client may ask for.
+    pub max_ttl_seconds: u64,
+    /// TTL when none is asked for.
+    pub default_ttl_seconds: u64,
+    /// Most opens a key may allow.
+    pub max_opens: u32,
+    /// Most keys alive at once; beyond, creation gets 503.
+    pub max_live_keys: usize,
+    /// Failed opens that destroy a key.
+    pub max_failed_opens: u32,
+    /// KEK rotation period.
+    pub kek_rotation_seconds: u64,
+    /// Signing-key rotation period.
+    pub signing_rotation_seconds: u64,
+    /// How long a destroyed key answers 410 (then 404).
+    pub tombstone_seconds: u64,
+    /// Sweeper period, milliseconds.
+    pub sweep_interval_ms: u64,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            min_ttl_seconds: 1,
+            max_ttl_seconds: 3600,
+            default_ttl_seconds: 300,
+            max_opens: 100,
+            max_live_keys: 1_000_000,
+            max_failed_opens: 5,
+            kek_rotation_seconds: 600,
+            signing_rotation_seconds: 3600,
+            tombstone_seconds: 3600,
+            sweep_interval_ms: 20,
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Largest request head (HTTP/1.1) or header list (HTTP/2).
+    pub max_header_bytes: usize,
+    /// TLS handshake deadline.
+    pub handshake_timeout_ms: u64,
+    /// Whole-request deadline.
+    pub request_timeout_ms: u64,
+    /// Requests in flight at once; beyond, 503.
+    pub max_concurrency: usize,
+    /// Requests per second per principal (token bucket refill).
+    pub rate_per_second: u32,
+    /// Burst per principal.
+    pub rate_burst: u32,
+    /// Connections open at once.
+    pub max_connections: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 128 * 1024,
+            max_header_bytes: 16 * 1024,
+            handshake_timeout_ms: 5_000,
+            request_timeout_ms: 10_000,
+            max_concurrency: 1024,
+            rate_per_second: 2_000,
+            rate_burst: 4_000,
+            max_connections: 4096,
+        }
+    }
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Directory of the log's segment files.
+    pub dir: PathBuf,
+    /// Segment size before rotation.
+    pub segment_max_bytes: u64,
+    /// How often a signed checkpoint is published.
+    pub checkpoint_interval_seconds: u64,
+    /// Segments kept (older ones are removed once a checkpoint covers them); none: keep all.
+    pub retain_segments: Option<usize>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("audit"),
+            segment_max_bytes: 64 * 1024 * 1024,
+            checkpoint_interval_seconds: 10,
+            retain_segments: None,
+        }
+    }
+}
+
+/// `[hardening]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct HardeningConfig {
+    /// Lock memory (no swap).
+    pub mlock: MlockMode,
+}
+
+/// `[[principals]]`: who may call, with which roles.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalConfig {
+    /// Principal id: certificate SAN URI / DNS / CN, or JWT `sub`.
+    pub id: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Optional SPKI pin: hex SHA-256 of the certificate's SubjectPublicKeyInfo.
+    #[serde(default)]
+    pub spki_sha256: Option<String>,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listen address.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Node tag (prefix of key ids, for routing): 1–16 of `[a-z0-9]`.
+    #[serde(default = "default_node")]
+    pub node_id: String,
+    /// `iss` of key tokens.
+    #[serde(default = "default_issuer")]
+    pub issuer: String,
+    /// TLS.
+    pub tls: TlsConfig,
+    /// Key limits.
+    #[serde(default)]
+    pub keys: KeysConfig,
+    /// Request limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Audit log.
+    #[serde(default)]
+    pub audit: AuditConfig,
+    /// Process hardening.
+    #[serde(default)]
+    pub hardening: HardeningConfig,
+    /// Principals.
+    #[serde(default)]
+    pub principals: Vec<PrincipalConfig>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8443))
+}
+fn default_node() -> String {
+    "n1".into()
+}
+fn default_issuer() -> String {
+    "ok2cry".into()
+}
+
+impl Config {
+    /// Reads and validates a TOML file. Relative paths in it are taken from the file's folder.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        let mut config = Self::from_toml(&text)
+            .map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+        if let Some(base) = path.parent() {
+            config.resolve_paths(base);
+        }
+        Ok(config)
+    }
+
+    /// Parses and validates TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.tls.cert);
+        fix(&mut self.tls.key);
+        self.tls.client_ca.iter_mut().for_each(fix);
+        self.tls.crl.iter_mut().for_each(fix);
+        fix(&mut self.audit.dir);
+    }
+
+    /// Checks every bound; says which setting is wrong and why.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let n = &self.node_id;
+        if n.is_empty()
+            || n.len() > 16
+            || !n
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return err("node_id must be 1 to 16 characters of a-z and 0-9");
+        }
+        if self.issuer.is_empty() {
+            return err("issuer must not be empty");
+        }
+        let k = &self.keys;
+        if k.min_ttl_seconds == 0 {
+            return err("keys.min_ttl_seconds must be at least 1");
+        }
+        if k.max_ttl_seconds < k.min_ttl_seconds || k.max_ttl_seconds > 86_400 {
+            return err(
+                "keys.max_ttl_seconds must be between keys.min_ttl_seconds and 86400 (one day)",
+            );
+        }
+        if k.default_ttl_seconds < k.min_ttl_seconds || k.default_ttl_seconds > k.max_ttl_seconds {
+            return err(
+                "keys.default_ttl_seconds must lie between keys.min_ttl_seconds and keys.max_ttl_seconds",
+            );
+        }
+        if k.max_opens == 0 || k.max_opens > 10_000 {
+            return err("keys.max_opens must be between 1 and 10000");
+        }
+        if k.max_live_keys == 0 || k.max_live_keys > 50_000_000 {
+            return err("keys.max_live_keys must be between 1 and 50000000");
+        }
+        if k.max_failed_opens == 0 {
+            return err("keys.max_failed_opens must be at least 1");
+        }
+        if k.kek_rotation_seconds == 0 || k.kek_rotation_seconds > 86_400 {
+            return err("keys.kek_rotation_seconds must be between 1 and 86400");
+        }
+        if k.signing_rotation_seconds == 0 || k.signing_rotation_seconds > 30 * 86_400 {
+            return err("keys.signing_rotation_seconds must be between 1 and 2592000");
+        }
+        if k.sweep_interval_ms == 0 || k.sweep_interval_ms > 1_000 {
+            return err("keys.sweep_interval_ms must be between 1 and 1000");
+        }
+        let l = &self.limits;
+        if l.max_body_bytes < 1024 || l.max_body_bytes > 16 * 1024 * 1024 {
+            return err("limits.max_body_bytes must be between 1024 and 16777216");
+        }
+        if l.max_header_bytes < 1024 || l.max_header_bytes > 1024 * 1024 {
+            return err("limits.max_header_bytes must be between 1024 and 1048576");
+        }
+        if l.handshake_timeout_ms == 0 || l.request_timeout_ms == 0 {
+            return err(
+                "limits.handshake_timeout_ms and limits.request_timeout_ms must be positive",
+            );
+        }
+        if l.max_concurrency == 0
+            || l.max_connections == 0
+            || l.rate_per_second == 0
+            || l.rate_burst == 0
+        {
+            return err(
+                "limits.max_concurrency, max_connections, rate_per_second and rate_burst must be positive",
+            );
+        }
+        if self.tls.client_ca.is_empty() {
+            return err("tls.client_ca must name at least one CA certificate file");
+        }
+        if self.tls.crl_reload_seconds == 0 || self.tls.crl_reload_seconds > 3600 {
+            return err(
+                "tls.crl_reload_seconds must be between 1 and 3600 (CRLs are re-read at least hourly)",
+            );
+        }
+        if self.audit.segment_max_bytes < 4096 {
+            return err("audit.segment_max_bytes must be at least 4096");
+        }
+        if self.audit.checkpoint_interval_seconds == 0 {
+            return err("audit.checkpoint_interval_seconds must be positive");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for p in &self.principals {
+            if p.id.is_empty() {
+                return err("principals: an id is empty");
+            }
+            if !seen.insert(&p.id) {
+                return err(format!("principals: {} is listed twice", p.id));
+            }
+            if p.roles.is_empty() {
+                return err(format!("principals: {} has no roles", p.id));
+            }
+            if let Some(pin) = &p.spki_sha256
+                && (pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                return err(format!(
+                    "principals: {}: spki_sha256 must be 64 hex characters",
+                    p.id
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The custody's settings.
+    pub fn custody(&self) -> CustodyConfig {
+        let k = &self.keys;
+        CustodyConfig {
+            node_id: self.node_id.clone(),
+            issuer: self.issuer.clone(),
+            min_ttl_ms: k.min_ttl_seconds * 1000,
+            max_ttl_ms: k.max_ttl_seconds * 1000,
+            default_ttl_ms: k.default_ttl_seconds * 1000,
+            max_opens_limit: k.max_opens,
+            max_live_keys: k.max_live_keys,
+            max_failed_opens: k.max_failed_opens,
+            kek_rotation_ms: k.kek_rotation_seconds * 1000,
+            signing_rotation_ms: k.signing_rotation_seconds * 1000,
+            tombstone_ttl_ms: k.tombstone_seconds * 1000,
+            max_tombstones: 1_000_000,
+            max_label_len: 128,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [tls]
+        cert = "server.pem"
+        key = "server.key"
+        client_ca = ["ca.pem"]
+    "#;
+
+    #[test]
+    fn minimal_config_has_safe_defaults() {
+        let c = Config::from_toml(MINIMAL).unwrap();
+        assert_eq!(c.tls.client_auth, ClientAuthMode::Required);
+        assert_eq!(c.keys.max_ttl_seconds, 3600);
+        assert_eq!(c.hardening.mlock, MlockMode::BestEffort);
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let cases = [
+            ("node_id = \"N-1\"", "node_id"),
+            ("[keys]\nmax_ttl_seconds = 0", "keys.max_ttl_seconds"),
+            ("[keys]\nsweep_interval_ms = 5000", "keys.sweep_interval_ms"),
+            ("[limits]\nmax_body_bytes = 10", "limits.max_body_bytes"),
+            ("[keys]\nbogus = 1", "unknown field"),
+        ];
+        for (extra, needle) in cases {
+            let text = if extra.starts_with('[') {
+                format!("{MINIMAL}\n{extra}")
+            } else {
+                format!("{extra}\n{MINIMAL}")
+            };
+            let e = Config::from_toml(&text).unwrap_err();
+            assert!(e.0.contains(needle), "{extra}: {e}");
+        }
+        let dup = format!(
+            "{MINIMAL}\n[[principals]]\nid = \"a\"\nroles = [\"issuer\"]\n[[principals]]\nid = \"a\"\nroles = [\"opener\"]"
+        );
+        assert!(
+            Config::from_toml(&dup)
+                .unwrap_err()
+                .0
+                .contains("listed twice")
+        );
+        let crl = MINIMAL.replace(
+            "client_ca = [\"ca.pem\"]",
+            "client_ca = [\"ca.pem\"]\ncrl_reload_seconds = 7200",
+        );
+        assert!(Config::from_toml(&crl).unwrap_err().0.contains("hourly"));
+    }
+}

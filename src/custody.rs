@@ -209,7 +209,13 @@ impl Shared {
         state.destroyed = Some((now, reason));
         // Dropping the wrapped key zeroizes it now, not when the last Arc goes.
         state.wrapped = None;
-        self.tombstones.insert(entry.key_id.clone(), Tombstone { destroyed_at: now, reason });
+        self.tombstones.insert(
+            entry.key_id.clone(),
+            Tombstone {
+                destroyed_at: now,
+                reason,
+            },
+        );
         self.live.fetch_sub(1, Ordering::SeqCst);
         self.metrics.live_keys.dec();
         self.metrics.count_destroyed(reason.as_str());
@@ -275,7 +281,13 @@ impl Custody {
             .max_capacity(config.max_tombstones)
             .time_to_live(Duration::from_millis(config.tombstone_ttl_ms))
             .build();
-        let shared = Arc::new(Shared { clock, sink, metrics, tombstones, live: AtomicUsize::new(0) });
+        let shared = Arc::new(Shared {
+            clock,
+            sink,
+            metrics,
+            tombstones,
+            live: AtomicUsize::new(0),
+        });
         let listener_shared = shared.clone();
         let cache = moka::sync::Cache::builder()
             .expire_after(ExpiryPolicy)
@@ -320,7 +332,11 @@ impl Custody {
         self.shared.clock.now_ms()
     }
 
-    fn validate(&self, principal: &Principal, req: &CreateRequest) -> Result<(u64, u32, String), CustodyError> {
+    fn validate(
+        &self,
+        principal: &Principal,
+        req: &CreateRequest,
+    ) -> Result<(u64, u32, String), CustodyError> {
         let c = &self.config;
         let ttl = req.ttl_ms.unwrap_or(c.default_ttl_ms);
         if ttl < c.min_ttl_ms || ttl > c.max_ttl_ms {
@@ -351,7 +367,9 @@ impl Custody {
         }
         let opener = req.opener.clone().unwrap_or_else(|| principal.id.clone());
         if opener.is_empty() || opener.len() > 256 || opener.chars().any(char::is_control) {
-            return Err(CustodyError::Invalid("opener must be a principal id".into()));
+            return Err(CustodyError::Invalid(
+                "opener must be a principal id".into(),
+            ));
         }
         Ok((ttl, max_opens, opener))
     }
@@ -359,8 +377,12 @@ impl Custody {
     fn new_key_id(&self) -> Result<KeyId, CustodyError> {
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(|_| CustodyError::Internal)?;
-        KeyId::new(format!("{}_{}", self.config.node_id, Base64UrlUnpadded::encode_string(&random)))
-            .map_err(|_| CustodyError::Internal)
+        KeyId::new(format!(
+            "{}_{}",
+            self.config.node_id,
+            Base64UrlUnpadded::encode_string(&random)
+        ))
+        .map_err(|_| CustodyError::Internal)
     }
 
     fn sign(&self, entry: &Entry, opens_remaining: u32) -> Result<String, CustodyError> {
@@ -373,7 +395,10 @@ impl Custody {
             opens_remaining,
             Some(entry.context.to_string()),
         );
-        self.signing.current().sign(&claims).map_err(|_| CustodyError::Internal)
+        self.signing
+            .current()
+            .sign(&claims)
+            .map_err(|_| CustodyError::Internal)
     }
 
     fn view(&self, entry: &Entry, opens_remaining: u32) -> Result<KeyView, CustodyError> {
@@ -390,7 +415,11 @@ impl Custody {
     }
 
     /// Creates a key. Resolves only once its `created` event is durable.
-    pub async fn create(&self, principal: &Principal, req: CreateRequest) -> Result<KeyView, CustodyError> {
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        req: CreateRequest,
+    ) -> Result<KeyView, CustodyError> {
         let (ttl, max_opens, opener) = self.validate(principal, &req)?;
         // Reserve a place first so that concurrent creations cannot overshoot the limit.
         let live = self.shared.live.fetch_add(1, Ordering::SeqCst);
@@ -399,7 +428,10 @@ impl Custody {
             self.shared.metrics.store_full.inc();
             return Err(CustodyError::StoreFull);
         }
-        match self.create_reserved(principal, req, ttl, max_opens, opener).await {
+        match self
+            .create_reserved(principal, req, ttl, max_opens, opener)
+            .await
+        {
             Ok(view) => Ok(view),
             Err(e) => {
                 self.shared.live.fetch_sub(1, Ordering::SeqCst);
@@ -423,7 +455,9 @@ impl Custody {
         let public_key = private.public_key();
         let wrapped = {
             let scalar = private.to_secret_bytes();
-            self.keks.wrap(now, key_id.as_str(), expires_at, &scalar).map_err(|_| CustodyError::Internal)?
+            self.keks
+                .wrap(now, key_id.as_str(), expires_at, &scalar)
+                .map_err(|_| CustodyError::Internal)?
         };
         drop(private);
         let kek_id = wrapped.kek_id();
@@ -436,7 +470,12 @@ impl Custody {
             created_at: now,
             expires_at,
             max_opens,
-            state: Mutex::new(State { wrapped: Some(wrapped), opens: 0, failures: 0, destroyed: None }),
+            state: Mutex::new(State {
+                wrapped: Some(wrapped),
+                opens: 0,
+                failures: 0,
+                destroyed: None,
+            }),
         });
         let view = self.view(&entry, max_opens)?;
         self.shared
@@ -467,14 +506,19 @@ impl Custody {
 
     fn gone_or_missing(&self, key_id: &KeyId) -> CustodyError {
         match self.shared.tombstones.get(key_id) {
-            Some(t) => CustodyError::Gone { destroyed_at: t.destroyed_at, reason: t.reason },
+            Some(t) => CustodyError::Gone {
+                destroyed_at: t.destroyed_at,
+                reason: t.reason,
+            },
             None => CustodyError::NotFound,
         }
     }
 
     /// Looks up a live entry and locks it, destroying it first if it has expired.
     fn live_entry(&self, key_id: &KeyId) -> Result<Arc<Entry>, CustodyError> {
-        self.cache.get(key_id).ok_or_else(|| self.gone_or_missing(key_id))
+        self.cache
+            .get(key_id)
+            .ok_or_else(|| self.gone_or_missing(key_id))
     }
 
     /// The key token and facts of a live key.
@@ -491,12 +535,18 @@ impl Custody {
     /// Refuses a destroyed key, and destroys an expired one (strict TTL at read).
     fn check_alive(&self, entry: &Entry, state: &mut State) -> Result<(), CustodyError> {
         if let Some((destroyed_at, reason)) = state.destroyed {
-            return Err(CustodyError::Gone { destroyed_at, reason });
+            return Err(CustodyError::Gone {
+                destroyed_at,
+                reason,
+            });
         }
         let now = self.now();
         if now >= entry.expires_at {
             self.destroy_locked(entry, state, DestroyReason::Expired, now);
-            return Err(CustodyError::Gone { destroyed_at: now, reason: DestroyReason::Expired });
+            return Err(CustodyError::Gone {
+                destroyed_at: now,
+                reason: DestroyReason::Expired,
+            });
         }
         Ok(())
     }
@@ -521,7 +571,9 @@ impl Custody {
                 failures: entry.lock().failures,
                 reason: "forbidden",
             });
-            return Err(CustodyError::Forbidden("only the designated opener may open this key"));
+            return Err(CustodyError::Forbidden(
+                "only the designated opener may open this key",
+            ));
         }
         if envelope.key_id() != key_id {
             return Err(CustodyError::WrongKey);
@@ -540,10 +592,14 @@ impl Custody {
             Err(_) => {
                 // The KEK is gone: the key is crypto-shredded; record it as such.
                 self.destroy_locked(&entry, &mut state, DestroyReason::KekDestroyed, now);
-                return Err(CustodyError::Gone { destroyed_at: now, reason: DestroyReason::KekDestroyed });
+                return Err(CustodyError::Gone {
+                    destroyed_at: now,
+                    reason: DestroyReason::KekDestroyed,
+                });
             }
         };
-        let private = PrivateKey::from_secret_bytes(scalar.as_slice()).map_err(|_| CustodyError::Internal)?;
+        let private =
+            PrivateKey::from_secret_bytes(scalar.as_slice()).map_err(|_| CustodyError::Internal)?;
         drop(scalar);
         let result = private.open(key_id, &entry.context, envelope);
         drop(private);
@@ -561,7 +617,10 @@ impl Custody {
                 if remaining == 0 {
                     self.destroy_locked(&entry, &mut state, DestroyReason::Consumed, now);
                 }
-                Ok(Opened { plaintext, opens_remaining: remaining })
+                Ok(Opened {
+                    plaintext,
+                    opens_remaining: remaining,
+                })
             }
             Err(_) => {
                 state.failures += 1;
@@ -585,11 +644,16 @@ impl Custody {
     pub fn delete(&self, principal: &Principal, key_id: &KeyId) -> Result<(), CustodyError> {
         let entry = self.live_entry(key_id)?;
         if principal.id != entry.owner && principal.id != entry.opener {
-            return Err(CustodyError::Forbidden("only the key's creator or opener may delete it"));
+            return Err(CustodyError::Forbidden(
+                "only the key's creator or opener may delete it",
+            ));
         }
         let mut state = entry.lock();
         if let Some((destroyed_at, reason)) = state.destroyed {
-            return Err(CustodyError::Gone { destroyed_at, reason });
+            return Err(CustodyError::Gone {
+                destroyed_at,
+                reason,
+            });
         }
         let now = self.now();
         self.destroy_locked(&entry, &mut state, DestroyReason::Revoked, now);
@@ -639,7 +703,10 @@ impl Custody {
                 }
                 for k in gone {
                     self.shared.metrics.kek_destroyed.inc();
-                    self.shared.sink.record(Lifecycle::KekDestroyed { kek_id: k.id, keys_wrapped: k.keys_wrapped });
+                    self.shared.sink.record(Lifecycle::KekDestroyed {
+                        kek_id: k.id,
+                        keys_wrapped: k.keys_wrapped,
+                    });
                 }
             }
             Err(e) => tracing::error!(error = %e, "KEK rotation failed; will retry next tick"),
@@ -661,7 +728,10 @@ impl Custody {
         self.cache.run_pending_tasks();
         for k in self.keks.destroy_all() {
             self.shared.metrics.kek_destroyed.inc();
-            self.shared.sink.record(Lifecycle::KekDestroyed { kek_id: k.id, keys_wrapped: k.keys_wrapped });
+            self.shared.sink.record(Lifecycle::KekDestroyed {
+                kek_id: k.id,
+                keys_wrapped: k.keys_wrapped,
+            });
         }
         self.signing.clear();
         destroyed
@@ -669,4 +739,26 @@ impl Custody {
 }
 
 #[cfg(test)]
+impl Custody {
+    /// Test hook: the private scalar of a live key XOR `mask`, so a memory scan can look for
+    /// the scalar without ever holding it in plain form.
+    fn danger_masked_scalar(&self, key_id: &KeyId, mask: &[u8; 32]) -> Option<[u8; 32]> {
+        let entry = self.cache.get(key_id)?;
+        let state = entry.lock();
+        let scalar = self
+            .keks
+            .unwrap_key(key_id.as_str(), entry.expires_at, state.wrapped.as_ref()?)
+            .ok()?;
+        let mut out = [0u8; 32];
+        for i in 0..32 {
+            out[i] = scalar[i] ^ mask[i];
+        }
+        Some(out)
+    }
+}
+
+#[cfg(test)]
 mod tests;
+
+#[cfg(all(test, target_os = "linux"))]
+mod memory_tests;

@@ -160,10 +160,18 @@ impl KekRing {
     /// Rotates and retires as `now` requires: makes a new KEK when the current one's wrapping
     /// period is over, and destroys every KEK past `not_after`. Returns (created, destroyed).
     pub fn tick(&self, now: Millis) -> Result<(Option<KekInfo>, Vec<KekInfo>), KekError> {
-        let created = if self.current(now).is_none() { Some(self.add(now)?) } else { None };
+        let created = if self.current(now).is_none() {
+            Some(self.add(now)?)
+        } else {
+            None
+        };
         let mut destroyed = Vec::new();
         let mut map = self.write();
-        let due: Vec<u64> = map.values().filter(|k| now >= k.not_after).map(|k| k.id).collect();
+        let due: Vec<u64> = map
+            .values()
+            .filter(|k| now >= k.not_after)
+            .map(|k| k.id)
+            .collect();
         for id in due {
             if let Some(kek) = map.remove(&id) {
                 // The AES key zeroizes when the last Arc (an in-flight unwrap at most) drops.
@@ -211,11 +219,18 @@ impl KekRing {
         bytes[12..44].copy_from_slice(scalar);
         let tag = kek
             .cipher
-            .encrypt_inout_detached(&nonce, &aad(key_id, expires_at, kek.id), (&mut bytes[12..44]).into())
+            .encrypt_inout_detached(
+                &nonce,
+                &aad(key_id, expires_at, kek.id),
+                (&mut bytes[12..44]).into(),
+            )
             .map_err(|_| KekError::Unwrap)?;
         bytes[44..].copy_from_slice(&tag);
         kek.wrapped.fetch_add(1, Ordering::Relaxed);
-        Ok(WrappedKey { bytes, kek_id: kek.id })
+        Ok(WrappedKey {
+            bytes,
+            kek_id: kek.id,
+        })
     }
 
     /// Unwraps a private scalar into a zeroizing buffer.
@@ -225,14 +240,23 @@ impl KekRing {
         expires_at: Millis,
         wrapped: &WrappedKey,
     ) -> Result<Zeroizing<[u8; 32]>, KekError> {
-        let kek = self.read().get(&wrapped.kek_id).cloned().ok_or(KekError::KekDestroyed)?;
+        let kek = self
+            .read()
+            .get(&wrapped.kek_id)
+            .cloned()
+            .ok_or(KekError::KekDestroyed)?;
         let mut scalar = Zeroizing::new([0u8; 32]);
         scalar.copy_from_slice(&wrapped.bytes[12..44]);
         let nonce =
             Nonce::<Aes256Gcm>::try_from(&wrapped.bytes[..12]).map_err(|_| KekError::Unwrap)?;
         let tag = Tag::<Aes256Gcm>::try_from(&wrapped.bytes[44..]).map_err(|_| KekError::Unwrap)?;
         kek.cipher
-            .decrypt_inout_detached(&nonce, &aad(key_id, expires_at, kek.id), (&mut scalar[..]).into(), &tag)
+            .decrypt_inout_detached(
+                &nonce,
+                &aad(key_id, expires_at, kek.id),
+                (&mut scalar[..]).into(),
+                &tag,
+            )
             .map_err(|_| KekError::Unwrap)?;
         Ok(scalar)
     }
@@ -250,8 +274,14 @@ mod tests {
         let scalar = [7u8; 32];
         let w = ring.wrap(0, "n_a", 1000, &scalar).unwrap();
         assert_eq!(*ring.unwrap_key("n_a", 1000, &w).unwrap(), scalar);
-        assert_eq!(ring.unwrap_key("n_b", 1000, &w).err(), Some(KekError::Unwrap));
-        assert_eq!(ring.unwrap_key("n_a", 1001, &w).err(), Some(KekError::Unwrap));
+        assert_eq!(
+            ring.unwrap_key("n_b", 1000, &w).err(),
+            Some(KekError::Unwrap)
+        );
+        assert_eq!(
+            ring.unwrap_key("n_a", 1001, &w).err(),
+            Some(KekError::Unwrap)
+        );
     }
 
     #[test]
@@ -271,7 +301,10 @@ mod tests {
         assert_eq!(destroyed.len(), 1);
         assert_eq!(destroyed[0].id, first.id);
         assert_eq!(destroyed[0].keys_wrapped, 1);
-        assert_eq!(ring.unwrap_key("n_a", 5 * MIN, &w).err(), Some(KekError::KekDestroyed));
+        assert_eq!(
+            ring.unwrap_key("n_a", 5 * MIN, &w).err(),
+            Some(KekError::KekDestroyed)
+        );
         assert!(ring.unwrap_key("n_b", 11 * MIN, &w2).is_ok());
     }
 
@@ -281,6 +314,9 @@ mod tests {
         let w = ring.wrap(0, "n_a", 10, &[3u8; 32]).unwrap();
         assert_eq!(ring.destroy_all().len(), 1);
         assert!(ring.is_empty());
-        assert_eq!(ring.unwrap_key("n_a", 10, &w).err(), Some(KekError::KekDestroyed));
+        assert_eq!(
+            ring.unwrap_key("n_a", 10, &w).err(),
+            Some(KekError::KekDestroyed)
+        );
     }
 }

@@ -45,7 +45,12 @@ impl DestroyReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lifecycle {
     /// A KEK was created.
-    KekCreated { kek_id: u64, created_at: Millis, wrap_until: Millis, not_after: Millis },
+    KekCreated {
+        kek_id: u64,
+        created_at: Millis,
+        wrap_until: Millis,
+        not_after: Millis,
+    },
     /// A KEK was destroyed.
     KekDestroyed { kek_id: u64, keys_wrapped: u64 },
     /// A key was created.
@@ -60,11 +65,25 @@ pub enum Lifecycle {
         max_opens: u32,
     },
     /// An envelope was opened.
-    KeyOpened { key_id: String, opener: String, opens_used: u32, opens_remaining: u32 },
+    KeyOpened {
+        key_id: String,
+        opener: String,
+        opens_used: u32,
+        opens_remaining: u32,
+    },
     /// An open failed.
-    OpenFailed { key_id: String, principal: String, failures: u32, reason: &'static str },
+    OpenFailed {
+        key_id: String,
+        principal: String,
+        failures: u32,
+        reason: &'static str,
+    },
     /// A key was destroyed.
-    KeyDestroyed { key_id: String, reason: DestroyReason, expires_at: Millis },
+    KeyDestroyed {
+        key_id: String,
+        reason: DestroyReason,
+        expires_at: Millis,
+    },
 }
 
 /// The audit log could not make an event durable.
@@ -97,7 +116,8 @@ impl MemorySink {
     }
     /// Makes durable recording fail (or succeed again).
     pub fn set_fail_durable(&self, fail: bool) {
-        self.fail_durable.store(fail, std::sync::atomic::Ordering::SeqCst);
+        self.fail_durable
+            .store(fail, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -58,15 +58,31 @@ impl Metrics {
         registry.register("keys_created", "Disposable keys created", created.clone());
         registry.register("keys_opened", "Envelopes opened", opened.clone());
         registry.register("open_failures", "Failed opens", open_failed.clone());
-        registry.register("keys_destroyed", "Disposable keys destroyed, by reason", destroyed.clone());
+        registry.register(
+            "keys_destroyed",
+            "Disposable keys destroyed, by reason",
+            destroyed.clone(),
+        );
         registry.register(
             "destruction_lag_seconds",
             "Time from a key's expiry to its destruction",
             destruction_lag.clone(),
         );
-        registry.register("kek_rotations", "Key-encryption keys rotated in", kek_rotations.clone());
-        registry.register("kek_destroyed", "Key-encryption keys destroyed", kek_destroyed.clone());
-        registry.register("store_full", "Creations refused: store full", store_full.clone());
+        registry.register(
+            "kek_rotations",
+            "Key-encryption keys rotated in",
+            kek_rotations.clone(),
+        );
+        registry.register(
+            "kek_destroyed",
+            "Key-encryption keys destroyed",
+            kek_destroyed.clone(),
+        );
+        registry.register(
+            "store_full",
+            "Creations refused: store full",
+            store_full.clone(),
+        );
         Self {
             registry,
             live_keys,
@@ -83,7 +99,9 @@ impl Metrics {
 
     /// Counts a destruction.
     pub fn count_destroyed(&self, reason: &str) {
-        self.destroyed.get_or_create(&vec![("reason".to_owned(), reason.to_owned())]).inc();
+        self.destroyed
+            .get_or_create(&vec![("reason".to_owned(), reason.to_owned())])
+            .inc();
     }
 
     /// The text exposition format.

@@ -71,3 +71,77 @@ pub struct Principal {
     /// How it authenticated.
     pub method: AuthMethod,
 }
+
+/// The identity a verified client certificate carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertIdentity {
+    /// SAN URI, else SAN DNS, else subject CN.
+    pub id: String,
+    /// SHA-256 of the certificate's SubjectPublicKeyInfo (for pinning).
+    pub spki_sha256: [u8; 32],
+}
+
+/// Why a verified identity is still refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PrincipalError {
+    /// The identity is not a configured principal.
+    #[error("unknown principal")]
+    Unknown,
+    /// The certificate's key does not match the principal's pinned SPKI.
+    #[error("certificate key does not match the pinned key for this principal")]
+    PinMismatch,
+}
+
+struct Registered {
+    roles: Roles,
+    spki_pin: Option<[u8; 32]>,
+}
+
+/// The configured principals and their roles.
+#[derive(Default)]
+pub struct PrincipalRegistry {
+    by_id: std::collections::HashMap<String, Registered>,
+}
+
+impl PrincipalRegistry {
+    /// Adds a principal. `spki_pin` is the SHA-256 of the SubjectPublicKeyInfo it must use.
+    pub fn insert(&mut self, id: impl Into<String>, roles: Roles, spki_pin: Option<[u8; 32]>) {
+        self.by_id.insert(id.into(), Registered { roles, spki_pin });
+    }
+
+    /// The roles of `id`, if configured.
+    pub fn roles(&self, id: &str) -> Option<Roles> {
+        self.by_id.get(id).map(|r| r.roles)
+    }
+
+    /// Resolves a verified certificate identity to a principal, checking any SPKI pin in
+    /// constant time.
+    pub fn from_cert(&self, identity: &CertIdentity) -> Result<Principal, PrincipalError> {
+        use subtle::ConstantTimeEq;
+        let registered = self
+            .by_id
+            .get(&identity.id)
+            .ok_or(PrincipalError::Unknown)?;
+        if let Some(pin) = &registered.spki_pin
+            && !bool::from(pin.ct_eq(&identity.spki_sha256))
+        {
+            return Err(PrincipalError::PinMismatch);
+        }
+        Ok(Principal {
+            id: identity.id.clone(),
+            roles: registered.roles,
+            method: AuthMethod::Mtls,
+        })
+    }
+
+    /// Resolves a verified JWT subject to a principal.
+    pub fn from_jwt_subject(&self, sub: &str) -> Result<Principal, PrincipalError> {
+        let registered = self.by_id.get(sub).ok_or(PrincipalError::Unknown)?;
+        Ok(Principal {
+            id: sub.to_owned(),
+            roles: registered.roles,
+            method: AuthMethod::Jwt,
+        })
+    }
+}

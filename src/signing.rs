@@ -65,28 +65,43 @@ impl SigningRing {
             for e in entries.iter_mut().filter(|e| e.retired_at.is_none()) {
                 e.retired_at = Some(now);
             }
-            entries.push(Entry { signer: Arc::new(TokenSigner::generate()), created_at: now, retired_at: None });
+            entries.push(Entry {
+                signer: Arc::new(TokenSigner::generate()),
+                created_at: now,
+                retired_at: None,
+            });
             changed = true;
         }
         let keep_for = self.max_ttl_ms.saturating_add(1_000);
         let before = entries.len();
-        entries.retain(|e| e.retired_at.is_none_or(|r| now < r.saturating_add(keep_for)));
+        entries.retain(|e| {
+            e.retired_at
+                .is_none_or(|r| now < r.saturating_add(keep_for))
+        });
         changed || entries.len() != before
     }
 
     /// The published JWK set: the current key and retired keys still needed.
     pub fn jwks(&self) -> Jwks {
-        Jwks { keys: self.read().iter().map(|e| e.signer.public_jwk()).collect() }
+        Jwks {
+            keys: self.read().iter().map(|e| e.signer.public_jwk()).collect(),
+        }
     }
 
     /// The key ids (RFC 7638 thumbprints) of the published keys.
     pub fn thumbprints(&self) -> Vec<String> {
-        self.read().iter().map(|e| e.signer.kid().to_owned()).collect()
+        self.read()
+            .iter()
+            .map(|e| e.signer.kid().to_owned())
+            .collect()
     }
 
     /// Drops every key (shutdown).
     pub fn clear(&self) {
-        self.entries.write().unwrap_or_else(|e| e.into_inner()).clear();
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 }
 
@@ -111,6 +126,6 @@ mod tests {
         assert!(ring.jwks().find(&first).is_some());
         ring.tick(7_000);
         assert!(ring.jwks().find(&first).is_none());
-        assert!(ring.jwks().find(&ring.current().kid().to_owned()).is_some());
+        assert!(ring.jwks().find(ring.current().kid()).is_some());
     }
 }

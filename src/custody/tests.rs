@@ -1,7 +1,7 @@
 use super::*;
 use crate::clock::ManualClock;
 use crate::lifecycle::MemorySink;
-use crate::principal::{AuthMethod, Role, Roles};
+use crate::principal::{AuthMethod, Role};
 
 const T0: Millis = 1_800_000_000_000;
 
@@ -16,7 +16,13 @@ fn principal(id: &str) -> Principal {
 fn custody(config: CustodyConfig) -> (Custody, ManualClock, Arc<MemorySink>) {
     let clock = ManualClock::new(T0);
     let sink = Arc::new(MemorySink::default());
-    let c = Custody::new(config, Arc::new(clock.clone()), sink.clone(), Arc::new(Metrics::new())).unwrap();
+    let c = Custody::new(
+        config,
+        Arc::new(clock.clone()),
+        sink.clone(),
+        Arc::new(Metrics::new()),
+    )
+    .unwrap();
     (c, clock, sink)
 }
 
@@ -42,7 +48,13 @@ async fn create_seal_open_once_then_gone() {
     let (c, _clock, sink) = custody(CustodyConfig::default());
     let alice = principal("alice");
     let view = c
-        .create(&alice, CreateRequest { context: Some("card:1/set-pin".into()), ..Default::default() })
+        .create(
+            &alice,
+            CreateRequest {
+                context: Some("card:1/set-pin".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(view.key_id.as_str().starts_with("n1_"));
@@ -53,9 +65,24 @@ async fn create_seal_open_once_then_gone() {
     assert_eq!(opened.plaintext.expose_secret(), b"1234");
     assert_eq!(opened.opens_remaining, 0);
     let again = c.open(&alice, &view.key_id, &env).err();
-    assert!(matches!(again, Some(CustodyError::Gone { reason: DestroyReason::Consumed, .. })));
-    assert!(matches!(c.get(&view.key_id), Err(CustodyError::Gone { reason: DestroyReason::Consumed, .. })));
-    assert_eq!(destroyed_events(&sink), vec![(view.key_id.to_string(), DestroyReason::Consumed)]);
+    assert!(matches!(
+        again,
+        Some(CustodyError::Gone {
+            reason: DestroyReason::Consumed,
+            ..
+        })
+    ));
+    assert!(matches!(
+        c.get(&view.key_id),
+        Err(CustodyError::Gone {
+            reason: DestroyReason::Consumed,
+            ..
+        })
+    ));
+    assert_eq!(
+        destroyed_events(&sink),
+        vec![(view.key_id.to_string(), DestroyReason::Consumed)]
+    );
     assert_eq!(c.live_keys(), 0);
 }
 
@@ -63,8 +90,26 @@ async fn create_seal_open_once_then_gone() {
 async fn strict_ttl_refuses_at_read_and_sweeper_destroys() {
     let (c, clock, sink) = custody(CustodyConfig::default());
     let alice = principal("alice");
-    let a = c.create(&alice, CreateRequest { ttl_ms: Some(10_000), ..Default::default() }).await.unwrap();
-    let b = c.create(&alice, CreateRequest { ttl_ms: Some(20_000), ..Default::default() }).await.unwrap();
+    let a = c
+        .create(
+            &alice,
+            CreateRequest {
+                ttl_ms: Some(10_000),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let b = c
+        .create(
+            &alice,
+            CreateRequest {
+                ttl_ms: Some(20_000),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     let env = Envelope::seal(&verified(&c, &a, T0), b"pin").unwrap();
     clock.advance_ms(9_999);
     assert_eq!(c.sweep(), 0);
@@ -72,38 +117,87 @@ async fn strict_ttl_refuses_at_read_and_sweeper_destroys() {
     clock.advance_ms(1);
     // Exactly at expiry the key can no longer be opened, even before any sweep.
     let refused = c.open(&alice, &a.key_id, &env).err();
-    assert!(matches!(refused, Some(CustodyError::Gone { reason: DestroyReason::Expired, .. })));
-    assert_eq!(destroyed_events(&sink), vec![(a.key_id.to_string(), DestroyReason::Expired)]);
+    assert!(matches!(
+        refused,
+        Some(CustodyError::Gone {
+            reason: DestroyReason::Expired,
+            ..
+        })
+    ));
+    assert_eq!(
+        destroyed_events(&sink),
+        vec![(a.key_id.to_string(), DestroyReason::Expired)]
+    );
     // The sweeper destroys b as soon as its expiry passes, without any read.
     clock.advance_ms(10_000);
     assert_eq!(c.sweep(), 1);
     assert_eq!(
         destroyed_events(&sink),
-        vec![(a.key_id.to_string(), DestroyReason::Expired), (b.key_id.to_string(), DestroyReason::Expired)]
+        vec![
+            (a.key_id.to_string(), DestroyReason::Expired),
+            (b.key_id.to_string(), DestroyReason::Expired)
+        ]
     );
     assert_eq!(c.live_keys(), 0);
 }
 
 #[tokio::test]
 async fn failed_opens_are_counted_and_too_many_destroy() {
-    let config = CustodyConfig { max_failed_opens: 3, ..Default::default() };
+    let config = CustodyConfig {
+        max_failed_opens: 3,
+        ..Default::default()
+    };
     let (c, _clock, sink) = custody(config);
     let alice = principal("alice");
-    let view = c.create(&alice, CreateRequest { context: Some("ctx".into()), ..Default::default() }).await.unwrap();
+    let view = c
+        .create(
+            &alice,
+            CreateRequest {
+                context: Some("ctx".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     let key = verified(&c, &view, T0);
     // Sealed under another context: decryption fails, the key stays usable.
     let wrong = Envelope::seal_to(key.public_key(), key.key_id(), "", b"1234").unwrap();
-    assert_eq!(c.open(&alice, &view.key_id, &wrong).err(), Some(CustodyError::OpenFailed { key_destroyed: false }));
+    assert_eq!(
+        c.open(&alice, &view.key_id, &wrong).err(),
+        Some(CustodyError::OpenFailed {
+            key_destroyed: false
+        })
+    );
     assert!(c.get(&view.key_id).is_ok());
     let good = Envelope::seal(&key, b"1234").unwrap();
     let mut bytes = good.sealed().to_vec();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     let tampered = Envelope::from_parts(view.key_id.clone(), bytes, Some("ctx".into())).unwrap();
-    assert_eq!(c.open(&alice, &view.key_id, &tampered).err(), Some(CustodyError::OpenFailed { key_destroyed: false }));
-    assert_eq!(c.open(&alice, &view.key_id, &tampered).err(), Some(CustodyError::OpenFailed { key_destroyed: true }));
-    assert!(matches!(c.open(&alice, &view.key_id, &good), Err(CustodyError::Gone { reason: DestroyReason::FailedOpens, .. })));
-    let failures = sink.events().iter().filter(|e| matches!(e, Lifecycle::OpenFailed { .. })).count();
+    assert_eq!(
+        c.open(&alice, &view.key_id, &tampered).err(),
+        Some(CustodyError::OpenFailed {
+            key_destroyed: false
+        })
+    );
+    assert_eq!(
+        c.open(&alice, &view.key_id, &tampered).err(),
+        Some(CustodyError::OpenFailed {
+            key_destroyed: true
+        })
+    );
+    assert!(matches!(
+        c.open(&alice, &view.key_id, &good),
+        Err(CustodyError::Gone {
+            reason: DestroyReason::FailedOpens,
+            ..
+        })
+    ));
+    let failures = sink
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Lifecycle::OpenFailed { .. }))
+        .count();
     assert_eq!(failures, 3);
 }
 
@@ -112,12 +206,24 @@ async fn only_the_designated_opener_may_open() {
     let (c, _clock, _sink) = custody(CustodyConfig::default());
     let issuer = principal("card-api");
     let view = c
-        .create(&issuer, CreateRequest { opener: Some("hsm-gateway".into()), max_opens: Some(2), ..Default::default() })
+        .create(
+            &issuer,
+            CreateRequest {
+                opener: Some("hsm-gateway".into()),
+                max_opens: Some(2),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let env = Envelope::seal(&verified(&c, &view, T0), b"4111111111111111").unwrap();
-    assert!(matches!(c.open(&issuer, &view.key_id, &env), Err(CustodyError::Forbidden(_))));
-    let opened = c.open(&principal("hsm-gateway"), &view.key_id, &env).unwrap();
+    assert!(matches!(
+        c.open(&issuer, &view.key_id, &env),
+        Err(CustodyError::Forbidden(_))
+    ));
+    let opened = c
+        .open(&principal("hsm-gateway"), &view.key_id, &env)
+        .unwrap();
     assert_eq!(opened.opens_remaining, 1);
     // A forbidden attempt does not consume or count against the key.
     assert_eq!(c.get(&view.key_id).unwrap().opens_remaining, 1);
@@ -130,18 +236,27 @@ async fn envelope_for_another_key_is_refused_without_consuming() {
     let a = c.create(&alice, CreateRequest::default()).await.unwrap();
     let b = c.create(&alice, CreateRequest::default()).await.unwrap();
     let for_b = Envelope::seal(&verified(&c, &b, T0), b"x").unwrap();
-    assert_eq!(c.open(&alice, &a.key_id, &for_b).err(), Some(CustodyError::WrongKey));
+    assert_eq!(
+        c.open(&alice, &a.key_id, &for_b).err(),
+        Some(CustodyError::WrongKey)
+    );
     assert!(c.get(&a.key_id).is_ok());
 }
 
 #[tokio::test]
 async fn full_store_refuses_and_never_evicts() {
-    let config = CustodyConfig { max_live_keys: 2, ..Default::default() };
+    let config = CustodyConfig {
+        max_live_keys: 2,
+        ..Default::default()
+    };
     let (c, _clock, _sink) = custody(config);
     let alice = principal("alice");
     let a = c.create(&alice, CreateRequest::default()).await.unwrap();
     let _b = c.create(&alice, CreateRequest::default()).await.unwrap();
-    assert_eq!(c.create(&alice, CreateRequest::default()).await.err(), Some(CustodyError::StoreFull));
+    assert_eq!(
+        c.create(&alice, CreateRequest::default()).await.err(),
+        Some(CustodyError::StoreFull)
+    );
     assert!(c.get(&a.key_id).is_ok());
     c.delete(&alice, &a.key_id).unwrap();
     assert!(c.create(&alice, CreateRequest::default()).await.is_ok());
@@ -153,7 +268,10 @@ async fn creation_fails_closed_when_audit_is_down() {
     let alice = principal("alice");
     let alive = c.create(&alice, CreateRequest::default()).await.unwrap();
     sink.set_fail_durable(true);
-    assert_eq!(c.create(&alice, CreateRequest::default()).await.err(), Some(CustodyError::AuditUnavailable));
+    assert_eq!(
+        c.create(&alice, CreateRequest::default()).await.err(),
+        Some(CustodyError::AuditUnavailable)
+    );
     assert_eq!(c.live_keys(), 1);
     // Opens and destruction go on.
     let env = Envelope::seal(&verified(&c, &alive, T0), b"1").unwrap();
@@ -165,13 +283,34 @@ async fn bad_input_is_refused_with_what_was_wrong() {
     let (c, _clock, _sink) = custody(CustodyConfig::default());
     let alice = principal("alice");
     let cases = [
-        CreateRequest { ttl_ms: Some(999), ..Default::default() },
-        CreateRequest { ttl_ms: Some(3_600_001), ..Default::default() },
-        CreateRequest { max_opens: Some(0), ..Default::default() },
-        CreateRequest { max_opens: Some(101), ..Default::default() },
-        CreateRequest { context: Some("x".repeat(257)), ..Default::default() },
-        CreateRequest { label: Some("a\nb".into()), ..Default::default() },
-        CreateRequest { opener: Some(String::new()), ..Default::default() },
+        CreateRequest {
+            ttl_ms: Some(999),
+            ..Default::default()
+        },
+        CreateRequest {
+            ttl_ms: Some(3_600_001),
+            ..Default::default()
+        },
+        CreateRequest {
+            max_opens: Some(0),
+            ..Default::default()
+        },
+        CreateRequest {
+            max_opens: Some(101),
+            ..Default::default()
+        },
+        CreateRequest {
+            context: Some("x".repeat(257)),
+            ..Default::default()
+        },
+        CreateRequest {
+            label: Some("a\nb".into()),
+            ..Default::default()
+        },
+        CreateRequest {
+            opener: Some(String::new()),
+            ..Default::default()
+        },
     ];
     for req in cases {
         match c.create(&alice, req.clone()).await {
@@ -188,14 +327,33 @@ async fn delete_rules_and_shutdown_destroys_everything() {
     let alice = principal("alice");
     let a = c.create(&alice, CreateRequest::default()).await.unwrap();
     let _b = c.create(&alice, CreateRequest::default()).await.unwrap();
-    assert!(matches!(c.delete(&principal("mallory"), &a.key_id), Err(CustodyError::Forbidden(_))));
+    assert!(matches!(
+        c.delete(&principal("mallory"), &a.key_id),
+        Err(CustodyError::Forbidden(_))
+    ));
     c.delete(&alice, &a.key_id).unwrap();
-    assert!(matches!(c.delete(&alice, &a.key_id), Err(CustodyError::Gone { reason: DestroyReason::Revoked, .. })));
+    assert!(matches!(
+        c.delete(&alice, &a.key_id),
+        Err(CustodyError::Gone {
+            reason: DestroyReason::Revoked,
+            ..
+        })
+    ));
     assert_eq!(c.shutdown(), 1);
     assert_eq!(c.live_keys(), 0);
-    let reasons: Vec<_> = destroyed_events(&sink).into_iter().map(|(_, r)| r).collect();
-    assert_eq!(reasons, vec![DestroyReason::Revoked, DestroyReason::Shutdown]);
-    assert!(sink.events().iter().any(|e| matches!(e, Lifecycle::KekDestroyed { .. })));
+    let reasons: Vec<_> = destroyed_events(&sink)
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![DestroyReason::Revoked, DestroyReason::Shutdown]
+    );
+    assert!(
+        sink.events()
+            .iter()
+            .any(|e| matches!(e, Lifecycle::KekDestroyed { .. }))
+    );
     assert!(c.signing().jwks().keys.is_empty());
 }
 
@@ -210,33 +368,66 @@ async fn concurrent_opens_exactly_one_succeeds() {
         let barrier = Arc::new(std::sync::Barrier::new(4));
         let handles: Vec<_> = (0..4)
             .map(|_| {
-                let (c, env, id, alice, barrier) =
-                    (c.clone(), env.clone(), view.key_id.clone(), alice.clone(), barrier.clone());
+                let (c, env, id, alice, barrier) = (
+                    c.clone(),
+                    env.clone(),
+                    view.key_id.clone(),
+                    alice.clone(),
+                    barrier.clone(),
+                );
                 std::thread::spawn(move || {
                     barrier.wait();
                     c.open(&alice, &id, &env).is_ok()
                 })
             })
             .collect();
-        let successes = handles.into_iter().filter(|_| true).map(|h| h.join().unwrap()).filter(|ok| *ok).count();
+        let successes = handles
+            .into_iter()
+            .filter(|_| true)
+            .map(|h| h.join().unwrap())
+            .filter(|ok| *ok)
+            .count();
         assert_eq!(successes, 1);
     }
 }
 
 #[tokio::test]
 async fn kek_rotation_is_logged_and_old_keys_stay_openable() {
-    let config = CustodyConfig { kek_rotation_ms: 60_000, max_ttl_ms: 120_000, ..Default::default() };
+    let config = CustodyConfig {
+        kek_rotation_ms: 60_000,
+        max_ttl_ms: 120_000,
+        ..Default::default()
+    };
     let (c, clock, sink) = custody(config);
     let alice = principal("alice");
-    let view = c.create(&alice, CreateRequest { ttl_ms: Some(100_000), ..Default::default() }).await.unwrap();
+    let view = c
+        .create(
+            &alice,
+            CreateRequest {
+                ttl_ms: Some(100_000),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     let env = Envelope::seal(&verified(&c, &view, T0), b"42").unwrap();
     clock.advance_ms(60_000);
     c.sweep();
-    let keks_created = sink.events().iter().filter(|e| matches!(e, Lifecycle::KekCreated { .. })).count();
+    let keks_created = sink
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Lifecycle::KekCreated { .. }))
+        .count();
     assert_eq!(keks_created, 2);
     assert!(c.open(&alice, &view.key_id, &env).is_ok());
     // After the first KEK's not_after it is destroyed and logged.
     clock.advance_ms(200_000);
     c.sweep();
-    assert!(sink.events().iter().any(|e| matches!(e, Lifecycle::KekDestroyed { kek_id: 1, keys_wrapped: 1 })));
+    assert!(sink.events().iter().any(|e| matches!(
+        e,
+        Lifecycle::KekDestroyed {
+            kek_id: 1,
+            keys_wrapped: 1
+        }
+    )));
 }
