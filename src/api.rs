@@ -5,7 +5,8 @@
 //! client certificate (or, when enabled, a verified bearer JWT), and checked against the
 //! caller's roles. Every error goes through [`AppError`].
 
-use crate::clock::iso8601;
+use crate::bearer::BearerVerifier;
+use crate::clock::{Clock, iso8601};
 use crate::custody::{CreateRequest, Custody, KeyView};
 use crate::hardening::HardeningReport;
 use crate::metrics::Metrics;
@@ -48,6 +49,10 @@ pub struct AppState {
     pub rate: DefaultKeyedRateLimiter<String>,
     /// Cleared when shutdown starts.
     pub ready: AtomicBool,
+    /// Bearer JWT verification, when the fallback is enabled.
+    pub bearer: Option<BearerVerifier>,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
@@ -69,7 +74,21 @@ impl AppState {
             hardening,
             rate: governor::RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
             ready: AtomicBool::new(true),
+            bearer: None,
+            clock: Arc::new(crate::clock::SystemClock),
         }
+    }
+
+    /// Enables the bearer JWT fallback.
+    pub fn with_bearer(mut self, bearer: BearerVerifier) -> Self {
+        self.bearer = Some(bearer);
+        self
+    }
+
+    /// Uses `clock` (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 }
 
@@ -120,17 +139,46 @@ impl FromRequestParts<SharedState> for Caller {
                     )
                 }
             })?,
-            None => {
-                return Err(AppError::Unauthenticated(
-                    "a client certificate from a configured CA is required".into(),
-                ));
-            }
+            None => bearer_principal(parts, state)?,
         };
         if state.rate.check_key(&principal.id).is_err() {
             return Err(AppError::RateLimited { retry_after: 1 });
         }
         Ok(Caller(principal))
     }
+}
+
+fn bearer_principal(parts: &Parts, state: &SharedState) -> Result<Principal, AppError> {
+    let Some(verifier) = &state.bearer else {
+        return Err(AppError::Unauthenticated(
+            "a client certificate from a configured CA is required".into(),
+        ));
+    };
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            AppError::Unauthenticated(
+                "a client certificate or an Authorization: Bearer JWT is required".into(),
+            )
+        })?;
+    let verified = verifier
+        .verify(token.trim(), state.clock.now_ms() / 1000)
+        .map_err(|e| {
+            tracing::warn!(reason = %e, "bearer token refused");
+            AppError::Unauthenticated(e.to_string())
+        })?;
+    state
+        .principals
+        .from_jwt_subject(&verified.sub)
+        .map_err(|_| {
+            tracing::warn!(principal = %verified.sub, "refused: unknown principal");
+            AppError::Forbidden(
+                "the token is valid but its subject is not a configured principal".into(),
+            )
+        })
 }
 
 /// The router.

@@ -8,6 +8,7 @@
 //! - [`config`]: configuration (TOML file, environment, flags), validated at start.
 //! - [`clock`]: the time source (system, or manual for deterministic tests).
 //! - [`principal`]: who is calling and what they may do.
+//! - [`bearer`]: the bearer JWT fallback for parties without mTLS.
 //! - [`pki`]: the dev PKI and partner onboarding (CSR signing, revocation).
 //! - [`tls`]: the rustls server configuration, client-certificate verification, reload.
 //! - [`kek`]: key-encryption keys: rotation, wrapping, destruction.
@@ -22,6 +23,7 @@
 //! - [`cli`]: the command line.
 
 pub mod api;
+pub mod bearer;
 pub mod cli;
 pub mod clock;
 pub mod config;
