@@ -180,6 +180,89 @@ pub struct HardeningConfig {
     pub mlock: MlockMode,
 }
 
+/// `[jwt]`: the bearer JWT fallback for partners without mTLS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    /// Off unless set.
+    #[serde(default)]
+    pub enabled: bool,
+    /// The service's id: the `aud` every token must carry.
+    pub audience: String,
+    /// Longest `exp - iat` accepted, at most 60.
+    #[serde(default = "default_jwt_lifetime")]
+    pub max_lifetime_seconds: u64,
+    /// Clock skew tolerated.
+    #[serde(default = "default_jwt_skew")]
+    pub clock_skew_seconds: u64,
+    /// File of registered partner keys (`[[keys]] sub, kid, public_key`), written by
+    /// `ok2cry partners add-jwt-key`.
+    pub keys_file: PathBuf,
+}
+
+fn default_jwt_lifetime() -> u64 {
+    60
+}
+fn default_jwt_skew() -> u64 {
+    5
+}
+
+/// One registered partner JWT key.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerKey {
+    /// The partner's principal id (`sub` of its tokens).
+    pub sub: String,
+    /// Key id (`kid` header of its tokens).
+    pub kid: String,
+    /// Path of the ES256 public key (SPKI PEM), relative to the keys file.
+    pub public_key: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct PartnerKeysFile {
+    #[serde(default)]
+    keys: Vec<PartnerKey>,
+}
+
+/// Reads the partner keys file (a missing file means no keys). Paths become absolute.
+pub fn read_partner_keys(path: &Path) -> Result<Vec<PartnerKey>, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return err(format!("cannot read {}: {e}", path.display())),
+    };
+    let file: PartnerKeysFile =
+        toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    Ok(file
+        .keys
+        .into_iter()
+        .map(|mut k| {
+            if k.public_key.is_relative() {
+                k.public_key = base.join(&k.public_key);
+            }
+            k
+        })
+        .collect())
+}
+
+/// Adds a partner key to the keys file (creating it), refusing a duplicate (`sub`, `kid`).
+pub fn add_partner_key(path: &Path, key: PartnerKey) -> Result<(), ConfigError> {
+    let mut file: PartnerKeysFile = match std::fs::read_to_string(path) {
+        Ok(t) => toml::from_str(&t).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => PartnerKeysFile::default(),
+        Err(e) => return err(format!("cannot read {}: {e}", path.display())),
+    };
+    if file.keys.iter().any(|k| k.sub == key.sub && k.kid == key.kid) {
+        return err(format!("{}: a key for sub {} and kid {} is already registered", path.display(), key.sub, key.kid));
+    }
+    file.keys.push(key);
+    let text = toml::to_string(&file).map_err(|e| ConfigError(e.to_string()))?;
+    std::fs::write(path, text).map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))
+}
+
 /// `[[principals]]`: who may call, with which roles.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -223,6 +306,9 @@ pub struct Config {
     /// Principals.
     #[serde(default)]
     pub principals: Vec<PrincipalConfig>,
+    /// Bearer JWT fallback.
+    #[serde(default)]
+    pub jwt: Option<JwtConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -266,6 +352,9 @@ impl Config {
         self.tls.client_ca.iter_mut().for_each(fix);
         self.tls.crl.iter_mut().for_each(fix);
         fix(&mut self.audit.dir);
+        if let Some(jwt) = &mut self.jwt {
+            fix(&mut jwt.keys_file);
+        }
     }
 
     /// Checks every bound; says which setting is wrong and why.
@@ -348,6 +437,20 @@ impl Config {
         }
         if self.audit.checkpoint_interval_seconds == 0 {
             return err("audit.checkpoint_interval_seconds must be positive");
+        }
+        if let Some(jwt) = &self.jwt {
+            if jwt.audience.is_empty() {
+                return err("jwt.audience must not be empty");
+            }
+            if jwt.max_lifetime_seconds == 0 || jwt.max_lifetime_seconds > 60 {
+                return err("jwt.max_lifetime_seconds must be between 1 and 60");
+            }
+            if jwt.clock_skew_seconds > 30 {
+                return err("jwt.clock_skew_seconds must be at most 30");
+            }
+            if jwt.enabled && self.tls.client_auth == ClientAuthMode::Required {
+                return err("jwt.enabled needs tls.client_auth = \"optional\" (clients without certificates must be able to connect)");
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for p in &self.principals {
