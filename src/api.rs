@@ -53,6 +53,8 @@ pub struct AppState {
     pub bearer: Option<BearerVerifier>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// The audit log, for the auditor routes.
+    pub audit: Option<crate::audit_sink::AuditSink>,
 }
 
 impl AppState {
@@ -76,7 +78,14 @@ impl AppState {
             ready: AtomicBool::new(true),
             bearer: None,
             clock: Arc::new(crate::clock::SystemClock),
+            audit: None,
         }
+    }
+
+    /// Attaches the audit log.
+    pub fn with_audit(mut self, audit: crate::audit_sink::AuditSink) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
     /// Enables the bearer JWT fallback.

@@ -176,7 +176,7 @@ impl BearerVerifier {
 
         let audience_ok = match &claims.aud {
             Audience::One(a) => *a == self.settings.audience,
-            Audience::Many(all) => all.iter().any(|a| *a == self.settings.audience),
+            Audience::Many(all) => all.contains(&self.settings.audience),
         };
         if !audience_ok {
             return Err(BearerError::WrongAudience);

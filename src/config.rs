@@ -255,12 +255,22 @@ pub fn add_partner_key(path: &Path, key: PartnerKey) -> Result<(), ConfigError> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => PartnerKeysFile::default(),
         Err(e) => return err(format!("cannot read {}: {e}", path.display())),
     };
-    if file.keys.iter().any(|k| k.sub == key.sub && k.kid == key.kid) {
-        return err(format!("{}: a key for sub {} and kid {} is already registered", path.display(), key.sub, key.kid));
+    if file
+        .keys
+        .iter()
+        .any(|k| k.sub == key.sub && k.kid == key.kid)
+    {
+        return err(format!(
+            "{}: a key for sub {} and kid {} is already registered",
+            path.display(),
+            key.sub,
+            key.kid
+        ));
     }
     file.keys.push(key);
     let text = toml::to_string(&file).map_err(|e| ConfigError(e.to_string()))?;
-    std::fs::write(path, text).map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, text)
+        .map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))
 }
 
 /// `[[principals]]`: who may call, with which roles.
@@ -449,7 +459,9 @@ impl Config {
                 return err("jwt.clock_skew_seconds must be at most 30");
             }
             if jwt.enabled && self.tls.client_auth == ClientAuthMode::Required {
-                return err("jwt.enabled needs tls.client_auth = \"optional\" (clients without certificates must be able to connect)");
+                return err(
+                    "jwt.enabled needs tls.client_auth = \"optional\" (clients without certificates must be able to connect)",
+                );
             }
         }
         let mut seen = std::collections::HashSet::new();

@@ -19,19 +19,25 @@
 //! - [`problem`]: the one error type of the HTTP layer, as RFC 9457 problem+json.
 //! - [`api`]: the HTTP routes (`fn app(state) -> Router`).
 //! - [`server`]: the TLS listener and `run(listener, …, shutdown)`.
+//! - [`node`]: start-up and shutdown of a whole node, in order.
+//! - [`audit_sink`]: custody's lifecycle events into the audit log (`ok2cry-audit`).
+//! - [`dev`]: `serve --dev`, a local setup with a dev PKI.
 //! - [`hardening`]: RAM-only process hardening (core dumps, dumpable, mlockall).
 //! - [`cli`]: the command line.
 
 pub mod api;
+pub mod audit_sink;
 pub mod bearer;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod custody;
+pub mod dev;
 pub mod hardening;
 pub mod kek;
 pub mod lifecycle;
 pub mod metrics;
+pub mod node;
 pub mod pki;
 pub mod principal;
 pub mod problem;

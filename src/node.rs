@@ -1,0 +1,285 @@
+//! A running ok2cry node: wires configuration, hardening, the audit log, custody, TLS and the
+//! HTTP server together, and tears them down in order.
+//!
+//! Start-up order: harden the process → open the audit log (repairing and closing out a
+//! previous crash) → `service started` → custody (first KEK) → TLS → serve. Shutdown order:
+//! stop accepting and drain → destroy every key and KEK (each logged) → `service stopped` →
+//! final checkpoint → close the log.
+
+use crate::api::AppState;
+use crate::audit_sink::AuditSink;
+use crate::bearer::{BearerSettings, BearerVerifier};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::custody::Custody;
+use crate::hardening::{HardeningReport, harden};
+use crate::metrics::Metrics;
+use crate::principal::{PrincipalRegistry, Roles};
+use crate::server::{ServerLimits, run};
+use crate::tls::TlsReloader;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Why the node could not start or stopped badly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// Configuration.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Hardening that was required failed.
+    #[error(transparent)]
+    Hardening(#[from] crate::hardening::HardeningError),
+    /// TLS material could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The audit log could not be opened.
+    #[error("audit log: {0}")]
+    Audit(String),
+    /// Custody could not start.
+    #[error("custody: {0}")]
+    Custody(String),
+    /// The listener failed.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Builds the principal registry from configuration.
+pub fn principals(config: &Config) -> Result<PrincipalRegistry, NodeError> {
+    let mut registry = PrincipalRegistry::default();
+    for p in &config.principals {
+        let pin = match &p.spki_sha256 {
+            Some(hex_pin) => {
+                let bytes = hex::decode(hex_pin).map_err(|_| {
+                    crate::config::ConfigError(format!("principals: {}: bad spki_sha256", p.id))
+                })?;
+                let pin: [u8; 32] = bytes.try_into().map_err(|_| {
+                    crate::config::ConfigError(format!("principals: {}: bad spki_sha256", p.id))
+                })?;
+                Some(pin)
+            }
+            None => None,
+        };
+        registry.insert(
+            p.id.clone(),
+            p.roles.iter().copied().collect::<Roles>(),
+            pin,
+        );
+    }
+    Ok(registry)
+}
+
+fn bearer(config: &Config) -> Result<Option<BearerVerifier>, NodeError> {
+    let Some(jwt) = &config.jwt else {
+        return Ok(None);
+    };
+    if !jwt.enabled {
+        return Ok(None);
+    }
+    let mut verifier = BearerVerifier::new(BearerSettings {
+        audience: jwt.audience.clone(),
+        max_lifetime_secs: jwt.max_lifetime_seconds,
+        clock_skew_secs: jwt.clock_skew_seconds,
+    });
+    for key in crate::config::read_partner_keys(&jwt.keys_file)? {
+        let pem = std::fs::read_to_string(&key.public_key).map_err(|e| {
+            crate::config::ConfigError(format!(
+                "jwt key {}/{}: cannot read {}: {e}",
+                key.sub,
+                key.kid,
+                key.public_key.display()
+            ))
+        })?;
+        verifier.add_key(&key.sub, &key.kid, &pem).map_err(|e| {
+            crate::config::ConfigError(format!("jwt key {}/{}: {e}", key.sub, key.kid))
+        })?;
+    }
+    Ok(Some(verifier))
+}
+
+/// Everything a running node holds; returned by [`start`] so tests can reach inside.
+pub struct Node {
+    /// HTTP state (custody, metrics, principals).
+    pub state: Arc<AppState>,
+    /// TLS configuration source (reloadable).
+    pub tls: Arc<TlsReloader>,
+    /// The audit log.
+    pub audit: AuditSink,
+    /// The configuration.
+    pub config: Config,
+    /// What hardening achieved.
+    pub hardening: HardeningReport,
+}
+
+/// Starts a node (everything but the listener).
+pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Node, NodeError> {
+    config.validate()?;
+    let hardening = harden(config.hardening.mlock)?;
+    tracing::info!(
+        core_dumps_disabled = hardening.core_dumps_disabled,
+        non_dumpable = hardening.non_dumpable,
+        memory_locked = hardening.memory_locked,
+        notes = ?hardening.notes,
+        "process hardening"
+    );
+    let audit = AuditSink::open(&config, clock.clone())
+        .await
+        .map_err(|e| NodeError::Audit(e.to_string()))?;
+    let metrics = Arc::new(Metrics::new());
+    let custody = Custody::new(
+        config.custody(),
+        clock.clone(),
+        Arc::new(audit.clone()),
+        metrics.clone(),
+    )
+    .map_err(|e| NodeError::Custody(e.to_string()))?;
+    audit.service_started(&custody.signing().thumbprints());
+    let custody = Arc::new(custody);
+    let tls = Arc::new(
+        TlsReloader::new(crate::tls::settings_from(&config.tls))
+            .map_err(|e| NodeError::Tls(e.to_string()))?,
+    );
+    let mut state = AppState::new(
+        custody,
+        metrics,
+        Arc::new(principals(&config)?),
+        hardening.clone(),
+        config.limits.rate_per_second,
+        config.limits.rate_burst,
+    )
+    .with_clock(clock)
+    .with_audit(audit.clone());
+    if let Some(b) = bearer(&config)? {
+        state = state.with_bearer(b);
+    }
+    Ok(Node {
+        state: Arc::new(state),
+        tls,
+        audit,
+        config,
+        hardening,
+    })
+}
+
+impl Node {
+    /// Serves on `listener` until `shutdown`, then destroys every key and closes the log.
+    pub async fn serve<F>(self, listener: TcpListener, shutdown: F) -> Result<(), NodeError>
+    where
+        F: Future<Output = ()> + Send,
+    {
+        let custody = self.state.custody.clone();
+        let sweep_every = Duration::from_millis(self.config.keys.sweep_interval_ms);
+        let sweeper = tokio::spawn({
+            let custody = custody.clone();
+            async move {
+                // Why a dedicated task on a short fixed tick: destruction events must follow
+                // expiry promptly (bounded lag), independent of request traffic.
+                let mut tick = tokio::time::interval(sweep_every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    let c = custody.clone();
+                    let _ = tokio::task::spawn_blocking(move || c.sweep()).await;
+                }
+            }
+        });
+        let reloader = tokio::spawn(crl_reloader(
+            self.tls.clone(),
+            Duration::from_secs(self.config.tls.crl_reload_seconds),
+        ));
+        let checkpoints = tokio::spawn({
+            let audit = self.audit.clone();
+            let every = Duration::from_secs(self.config.audit.checkpoint_interval_seconds);
+            async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    audit.checkpoint().await;
+                }
+            }
+        });
+        let tls = self.tls.clone();
+        let state = self.state.clone();
+        let limits = ServerLimits::from(&self.config.limits);
+        let ready_flag = self.state.clone();
+        let shutdown = async move {
+            shutdown.await;
+            ready_flag.ready.store(false, Ordering::SeqCst);
+            tracing::info!("shutdown requested: draining");
+        };
+        let result = run(listener, move || tls.current(), state, limits, shutdown).await;
+        sweeper.abort();
+        reloader.abort();
+        checkpoints.abort();
+        let destroyed = custody.shutdown();
+        tracing::info!(destroyed, "shutdown: every key and KEK destroyed");
+        self.audit.service_stopped().await;
+        result.map_err(NodeError::from)
+    }
+}
+
+async fn crl_reloader(tls: Arc<TlsReloader>, every: Duration) {
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        #[cfg(unix)]
+        {
+            let hangup = async {
+                match hup.as_mut() {
+                    Some(h) => {
+                        h.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tick.tick() => {},
+                () = hangup => tracing::info!("SIGHUP: reloading TLS material and CRLs"),
+            }
+        }
+        #[cfg(not(unix))]
+        tick.tick().await;
+        match tls.reload() {
+            Ok(()) => tracing::info!("TLS material and CRLs reloaded"),
+            Err(e) => {
+                tracing::error!(error = %e, "TLS reload failed; keeping the previous configuration")
+            }
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = async {
+            match signal(SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            () = term => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Starts a node on the system clock and serves until SIGINT/SIGTERM.
+pub async fn run_until_signal(config: Config, listener: TcpListener) -> Result<(), NodeError> {
+    let node = start(config, Arc::new(SystemClock)).await?;
+    node.serve(listener, shutdown_signal()).await
+}
