@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo bench --bench crypto`. Figures go in docs/PERFORMANCE.md.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ok2cry::clock::{ManualClock, Millis};
 use ok2cry::custody::{CreateRequest, Custody, CustodyConfig};
