@@ -1,0 +1,151 @@
+//! A real ok2cry node on 127.0.0.1:0 over real TLS, with a dev PKI in a temporary directory.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use ok2cry::clock::{Clock, ManualClock, SystemClock};
+use ok2cry::config::Config;
+use ok2cry::node::{Node, NodeError};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub state: Arc<ok2cry::api::AppState>,
+    pub audit: ok2cry::audit_sink::AuditSink,
+    pub tls: Arc<ok2cry::tls::TlsReloader>,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<Result<(), NodeError>>>,
+}
+
+/// Options for a test node.
+#[derive(Default, Clone)]
+pub struct Options {
+    /// Extra TOML appended to the dev config (sections must not repeat the dev ones).
+    pub extra_toml: String,
+    /// Replace lines in the dev config: (from, to).
+    pub replace: Vec<(String, String)>,
+    /// A manual clock instead of the system clock.
+    pub clock: Option<ManualClock>,
+}
+
+pub fn pki_dir(dir: &Path) -> PathBuf {
+    dir.join("pki")
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(opts: Options) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = pki_dir(dir.path());
+        let config_path = ok2cry::dev::prepare(&pki, Some("127.0.0.1:0".parse().unwrap())).unwrap();
+        let mut text = std::fs::read_to_string(&config_path).unwrap();
+        // Tests do not lock the test process's memory.
+        text = text.replace("mlock = \"best_effort\"", "mlock = \"off\"");
+        for (from, to) in &opts.replace {
+            assert!(text.contains(from.as_str()), "config has no {from:?}");
+            text = text.replace(from.as_str(), to);
+        }
+        text.push_str(&opts.extra_toml);
+        std::fs::write(&config_path, text).unwrap();
+        let config = Config::from_file(&config_path).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clock: Arc<dyn Clock> = match opts.clock {
+            Some(c) => Arc::new(c),
+            None => Arc::new(SystemClock),
+        };
+        let node: Node = ok2cry::node::start(config, clock).await.unwrap();
+        let state = node.state.clone();
+        let audit = node.audit.clone();
+        let tls = node.tls.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(node.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        TestServer {
+            addr,
+            dir,
+            state,
+            audit,
+            tls,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    pub fn pki(&self) -> PathBuf {
+        pki_dir(self.dir.path())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{}", self.addr.port(), path)
+    }
+
+    /// An HTTPS client presenting the dev certificate `who` (card-api, proxy, auditor).
+    pub fn client(&self, who: &str) -> reqwest::Client {
+        client_with(
+            &self.pki().join("ca.pem"),
+            Some((
+                &self.pki().join(format!("{who}.pem")),
+                &self.pki().join(format!("{who}.key")),
+            )),
+        )
+    }
+
+    /// An HTTPS client without a certificate.
+    pub fn anonymous(&self) -> reqwest::Client {
+        client_with(&self.pki().join("ca.pem"), None)
+    }
+
+    pub fn audit_events(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(self.audit.path()).unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Shuts the node down (as SIGTERM does) and hands back its directory.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap().unwrap();
+        }
+        self.dir
+    }
+}
+
+pub fn client_with(ca: &Path, identity: Option<(&Path, &Path)>) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
+    let mut builder = reqwest::Client::builder().tls_certs_only([ca]);
+    if let Some((cert, key)) = identity {
+        let mut pem = std::fs::read(cert).unwrap();
+        pem.extend(std::fs::read(key).unwrap());
+        builder = builder.identity(reqwest::Identity::from_pem(&pem).unwrap());
+    }
+    builder.build().unwrap()
+}
+
+/// Asserts a problem+json response with `status`, returning its body.
+pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    let ctype = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(ctype.as_deref(), Some("application/problem+json"));
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "problem without detail: {body}"
+    );
+    body
+}
