@@ -53,7 +53,11 @@ impl Envelope {
     }
 
     /// Builds an envelope from parts, validating them.
-    pub fn from_parts(key_id: KeyId, sealed: Vec<u8>, context: Option<String>) -> Result<Self, Error> {
+    pub fn from_parts(
+        key_id: KeyId,
+        sealed: Vec<u8>,
+        context: Option<String>,
+    ) -> Result<Self, Error> {
         if sealed.len() < ENC_LEN + TAG_LEN + 1 || sealed.len() > MAX_SEALED_LEN {
             return Err(Error::Malformed("sealed: wrong length"));
         }
@@ -64,7 +68,11 @@ impl Envelope {
         if let Some(c) = &context {
             suite::check_context(c)?;
         }
-        Ok(Self { key_id, sealed, context })
+        Ok(Self {
+            key_id,
+            sealed,
+            context,
+        })
     }
 
     /// The key this envelope is for.
@@ -128,7 +136,8 @@ impl Envelope {
             return Err(Error::UnsupportedVersion);
         }
         let key_id = KeyId::new(parsed.key_id)?;
-        let sealed = b64::decode(&parsed.sealed).ok_or(Error::Malformed("sealed: not base64url"))?;
+        let sealed =
+            b64::decode(&parsed.sealed).ok_or(Error::Malformed("sealed: not base64url"))?;
         Self::from_parts(key_id, sealed, parsed.context)
     }
 
@@ -156,7 +165,9 @@ impl Envelope {
         let (Some(key_id), Some(sealed), context, None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(Error::Malformed("compact envelope: expected v1.<key_id>.<sealed>[.<context>]"));
+            return Err(Error::Malformed(
+                "compact envelope: expected v1.<key_id>.<sealed>[.<context>]",
+            ));
         };
         let key_id = KeyId::new(key_id)?;
         let sealed = b64::decode(sealed).ok_or(Error::Malformed("sealed: not base64url"))?;

@@ -131,7 +131,10 @@ mod tests {
         )
         .unwrap();
         assert!(jwk.to_public_key().is_ok());
-        assert_eq!(jwk.thumbprint(), "EGvZeGi1O4j5UjNnSJp0lMFKiS7B0J-qp9ccvAO8wUs");
+        assert_eq!(
+            jwk.thumbprint(),
+            "EGvZeGi1O4j5UjNnSJp0lMFKiS7B0J-qp9ccvAO8wUs"
+        );
     }
 
     #[test]

@@ -25,7 +25,11 @@ impl KeyId {
             && text
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if ok { Ok(Self(text)) } else { Err(Error::InvalidKeyId) }
+        if ok {
+            Ok(Self(text))
+        } else {
+            Err(Error::InvalidKeyId)
+        }
     }
 
     /// The key id as text.
@@ -66,7 +70,10 @@ mod tests {
     #[test]
     fn accepts_the_charset_and_refuses_the_rest() {
         assert!(KeyId::new("node1_AbC-_09").is_ok());
-        assert_eq!(KeyId::new("a".repeat(128)).map(|k| k.as_str().len()), Ok(128));
+        assert_eq!(
+            KeyId::new("a".repeat(128)).map(|k| k.as_str().len()),
+            Ok(128)
+        );
         for bad in ["", "a.b", "a b", "a\0b", "é", "a/b", &"a".repeat(129)] {
             assert_eq!(KeyId::new(bad), Err(Error::InvalidKeyId), "{bad:?}");
         }

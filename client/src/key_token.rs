@@ -87,18 +87,26 @@ impl KeyToken {
             return Err(Error::Malformed("key token: too long"));
         }
         let mut parts = compact.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(Error::Malformed("key token: expected three dot-separated parts"));
+            return Err(Error::Malformed(
+                "key token: expected three dot-separated parts",
+            ));
         };
         let header_bytes = b64::decode(h).ok_or(Error::Malformed("key token header"))?;
-        let header: Header =
-            serde_json::from_slice(&header_bytes).map_err(|_| Error::Malformed("key token header"))?;
+        let header: Header = serde_json::from_slice(&header_bytes)
+            .map_err(|_| Error::Malformed("key token header"))?;
         let payload_bytes = b64::decode(p).ok_or(Error::Malformed("key token payload"))?;
         let claims: KeyTokenClaims = serde_json::from_slice(&payload_bytes)
             .map_err(|_| Error::Malformed("key token payload"))?;
         let signature = b64::decode(s).ok_or(Error::Malformed("key token signature"))?;
-        Ok(Self { compact: compact.to_owned(), header, claims, signature })
+        Ok(Self {
+            compact: compact.to_owned(),
+            header,
+            claims,
+            signature,
+        })
     }
 
     /// The key id claimed, NOT verified: for routing by proxies and load balancers only.
@@ -121,7 +129,9 @@ impl KeyToken {
         }
         let kid = self.header.kid.as_deref().ok_or(Error::UnknownSigningKey)?;
         let jwk = jwks.find(kid).ok_or(Error::UnknownSigningKey)?;
-        if jwk.alg.as_deref().is_some_and(|a| a != ALG) || jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+        if jwk.alg.as_deref().is_some_and(|a| a != ALG)
+            || jwk.use_.as_deref().is_some_and(|u| u != "sig")
+        {
             return Err(Error::UnknownSigningKey);
         }
         let verifying_key = VerifyingKey::from(*jwk.to_public_key()?.as_p256());
@@ -154,7 +164,12 @@ impl KeyToken {
         if claims.max_opens == 0 {
             return Err(Error::Malformed("key token: max_opens is 0"));
         }
-        if claims.jwk.kid.as_deref().is_some_and(|k| k != claims.key_id.as_str()) {
+        if claims
+            .jwk
+            .kid
+            .as_deref()
+            .is_some_and(|k| k != claims.key_id.as_str())
+        {
             return Err(Error::Malformed("key token: jwk kid differs from key_id"));
         }
         if let Some(context) = &claims.context {
@@ -255,9 +270,15 @@ impl TokenSigner {
 
     /// Signs `claims` into a compact JWS.
     pub fn sign(&self, claims: &KeyTokenClaims) -> Result<String, Error> {
-        let header = Header { alg: ALG.into(), typ: Some(TOKEN_TYPE.into()), kid: Some(self.kid.clone()) };
-        let header = serde_json::to_vec(&header).map_err(|_| Error::Malformed("key token header"))?;
-        let payload = serde_json::to_vec(claims).map_err(|_| Error::Malformed("key token payload"))?;
+        let header = Header {
+            alg: ALG.into(),
+            typ: Some(TOKEN_TYPE.into()),
+            kid: Some(self.kid.clone()),
+        };
+        let header =
+            serde_json::to_vec(&header).map_err(|_| Error::Malformed("key token header"))?;
+        let payload =
+            serde_json::to_vec(claims).map_err(|_| Error::Malformed("key token payload"))?;
         let mut compact = format!("{}.{}", b64::encode(&header), b64::encode(&payload));
         let signature: Signature = self.key.sign(compact.as_bytes());
         compact.push('.');

@@ -22,7 +22,11 @@ impl LocalKey {
     pub fn from_private(private: PrivateKey) -> Self {
         let public = private.public_key();
         let key_id = key_id_for(&public);
-        Self { private, public, key_id }
+        Self {
+            private,
+            public,
+            key_id,
+        }
     }
 
     /// The key id: the public key's JWK thumbprint.

@@ -107,7 +107,8 @@ mod tests {
     #[test]
     fn zero_and_order_are_refused() {
         assert!(PrivateKey::from_secret_bytes(&[0u8; 32]).is_err());
-        let n = hex::decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551").unwrap();
+        let n = hex::decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")
+            .unwrap();
         assert!(PrivateKey::from_secret_bytes(&n).is_err());
         assert!(PrivateKey::from_secret_bytes(&[1u8; 31]).is_err());
     }

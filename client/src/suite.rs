@@ -117,6 +117,9 @@ mod tests {
     #[test]
     fn context_is_bounded() {
         assert!(check_context(&"x".repeat(MAX_CONTEXT_LEN)).is_ok());
-        assert_eq!(check_context(&"x".repeat(MAX_CONTEXT_LEN + 1)), Err(Error::ContextTooLong));
+        assert_eq!(
+            check_context(&"x".repeat(MAX_CONTEXT_LEN + 1)),
+            Err(Error::ContextTooLong)
+        );
     }
 }
