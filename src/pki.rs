@@ -244,18 +244,21 @@ fn load_issuer(ca_cert_pem: &str, ca_key_pem: &str) -> Result<Issuer<'static, Ke
     Issuer::from_ca_cert_pem(ca_cert_pem, key).map_err(cert_err)
 }
 
-/// Issues a client certificate for `name` with a fresh key (tests and tools): (cert, key) PEM.
+/// Issues a client certificate for `name` with a fresh key, valid from `not_before` to
+/// `not_after` (tests and tools): (cert, key) PEM.
 pub fn issue_client(
     ca_cert_pem: &str,
     ca_key_pem: &str,
     name: &str,
-    days: u32,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
 ) -> Result<(String, String), PkiError> {
     let issuer = load_issuer(ca_cert_pem, ca_key_pem)?;
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(cert_err)?;
-    let cert = client_params(name, days)?
-        .signed_by(&key, &issuer)
-        .map_err(cert_err)?;
+    let mut params = client_params(name, 1)?;
+    params.not_before = not_before;
+    params.not_after = not_after;
+    let cert = params.signed_by(&key, &issuer).map_err(cert_err)?;
     Ok((cert.pem(), key.serialize_pem()))
 }
 
