@@ -1,48 +1,42 @@
-//! Custody's lifecycle events into the audit log.
+//! Custody's lifecycle events into the audit transparency log ([`crate::audit`]).
 //!
-//! Interim implementation (until the `ok2cry-audit` transparency log is wired in): an
-//! append-only JSON-lines file, one event per line, each durable (`fdatasync`) before a
-//! durable record returns. Events that need not wait are written in the background and
-//! retried; creation fails closed when the file cannot be written.
+//! The one adapter between the [`LifecycleSink`] interface custody speaks and the log:
+//! creation waits for durability (and fails closed), everything else is queued and retried.
 
+use crate::audit::{AuditError, AuditLog, AuditOptions, EventBody, Recovery};
 use crate::clock::{Clock, iso8601};
 use crate::config::Config;
 use crate::lifecycle::{AuditUnavailable, BoxFuture, Lifecycle, LifecycleSink};
-use serde_json::{Value, json};
-use std::io::Write;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-
-struct Inner {
-    file: Mutex<std::fs::File>,
-    path: PathBuf,
-    seq: AtomicU64,
-    clock: Arc<dyn Clock>,
-    node: String,
-    fail: AtomicBool,
-}
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The audit sink (cheap to clone).
 #[derive(Clone)]
-pub struct AuditSink(Arc<Inner>);
+pub struct AuditSink {
+    log: AuditLog,
+    fault: Arc<AtomicBool>,
+}
 
-fn body(event: &Lifecycle) -> Value {
+fn body(event: Lifecycle) -> EventBody {
     match event {
         Lifecycle::KekCreated {
             kek_id,
-            created_at,
             wrap_until,
             not_after,
-        } => json!({
-            "type": "kek_created", "kek_id": kek_id, "created_at": iso8601(*created_at),
-            "wrap_until": iso8601(*wrap_until), "not_after": iso8601(*not_after)}),
+            ..
+        } => EventBody::KekCreated {
+            kek_id,
+            wrap_until: iso8601(wrap_until),
+            not_after: iso8601(not_after),
+        },
         Lifecycle::KekDestroyed {
             kek_id,
             keys_wrapped,
-        } => {
-            json!({"type": "kek_destroyed", "kek_id": kek_id, "keys_wrapped": keys_wrapped})
-        }
+        } => EventBody::KekDestroyed {
+            kek_id,
+            keys_wrapped,
+        },
         Lifecycle::KeyCreated {
             key_id,
             thumbprint,
@@ -52,118 +46,130 @@ fn body(event: &Lifecycle) -> Value {
             kek_id,
             label,
             max_opens,
-        } => json!({
-            "type": "key_created", "key_id": key_id, "jwk_thumbprint": thumbprint, "owner": owner,
-            "opener": opener, "expires_at": iso8601(*expires_at), "kek_id": kek_id, "label": label,
-            "max_opens": max_opens}),
+        } => EventBody::KeyCreated {
+            key_id,
+            jwk_thumbprint: thumbprint,
+            owner,
+            opener,
+            expires_at: iso8601(expires_at),
+            kek_id,
+            label,
+            max_opens,
+        },
         Lifecycle::KeyOpened {
             key_id,
             opener,
             opens_used,
             opens_remaining,
-        } => json!({
-            "type": "key_opened", "key_id": key_id, "opener": opener, "opens_used": opens_used,
-            "opens_remaining": opens_remaining}),
+        } => EventBody::KeyOpened {
+            key_id,
+            opener,
+            opens_used,
+            opens_remaining,
+        },
         Lifecycle::OpenFailed {
             key_id,
             principal,
             failures,
             reason,
-        } => json!({
-            "type": "open_failed", "key_id": key_id, "principal": principal, "failures": failures,
-            "reason": reason}),
+        } => EventBody::OpenFailed {
+            key_id,
+            principal,
+            failures,
+            reason: reason.to_owned(),
+        },
         Lifecycle::KeyDestroyed {
             key_id,
             reason,
             expires_at,
-        } => json!({
-            "type": "key_destroyed", "key_id": key_id, "reason": reason.as_str(),
-            "expires_at": iso8601(*expires_at)}),
+        } => EventBody::KeyDestroyed {
+            key_id,
+            reason: reason.as_str().to_owned(),
+            expires_at: iso8601(expires_at),
+        },
     }
 }
 
+/// SHA-256 of the running executable, hex (the build digest in `service_started`).
+pub fn build_digest() -> String {
+    static DIGEST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DIGEST
+        .get_or_init(|| {
+            std::env::current_exe()
+                .and_then(std::fs::read)
+                .map(|bytes| hex::encode(Sha256::digest(bytes)))
+                .unwrap_or_else(|_| "unknown".into())
+        })
+        .clone()
+}
+
 impl AuditSink {
-    /// Opens (appends to) `audit.dir/events.jsonl`.
-    pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&config.audit.dir)?;
-        let path = config.audit.dir.join("events.jsonl");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?;
-        Ok(Self(Arc::new(Inner {
-            file: Mutex::new(file),
-            path,
-            seq: AtomicU64::new(0),
-            clock,
+    /// Opens the log in `audit.dir` (recovering from a crash) and returns what recovery did.
+    pub async fn open(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Self, Recovery), AuditError> {
+        let fault = Arc::new(AtomicBool::new(false));
+        let opts = AuditOptions {
+            dir: config.audit.dir.clone(),
             node: config.node_id.clone(),
-            fail: AtomicBool::new(false),
-        })))
+            origin_prefix: format!("ok2cry.audit/{}", config.node_id),
+            segment_max_bytes: config.audit.segment_max_bytes,
+            retain_segments: config.audit.retain_segments,
+            fault: fault.clone(),
+        };
+        let (log, recovery) = tokio::task::spawn_blocking(move || AuditLog::open(opts, clock))
+            .await
+            .map_err(|e| AuditError::Io(e.to_string()))??;
+        Ok((Self { log, fault }, recovery))
     }
 
-    /// Makes writes fail (fault tests).
+    /// The log.
+    pub fn log(&self) -> &AuditLog {
+        &self.log
+    }
+
+    /// Fault injection: while set, every write fails as if the disk were gone.
     pub fn set_fail(&self, fail: bool) {
-        self.0.fail.store(fail, Ordering::SeqCst);
-    }
-
-    /// The log file.
-    pub fn path(&self) -> &std::path::Path {
-        &self.0.path
-    }
-
-    fn write(&self, mut value: Value) -> std::io::Result<()> {
-        if self.0.fail.load(Ordering::SeqCst) {
-            return Err(std::io::Error::other(
-                "audit writes disabled by fault injection",
-            ));
-        }
-        let mut file = self.0.file.lock().unwrap_or_else(|e| e.into_inner());
-        let seq = self.0.seq.fetch_add(1, Ordering::SeqCst);
-        if let Value::Object(m) = &mut value {
-            m.insert("seq".into(), json!(seq));
-            m.insert("time".into(), json!(iso8601(self.0.clock.now_ms())));
-            m.insert("node".into(), json!(self.0.node));
-        }
-        let mut line = value.to_string();
-        line.push('\n');
-        file.write_all(line.as_bytes())?;
-        file.sync_data()
+        self.fault.store(fail, Ordering::SeqCst);
     }
 
     /// Records the service start.
     pub fn service_started(&self, signing_thumbprints: &[String]) {
-        let _ = self.write(
-            json!({"type": "service_started", "version": env!("CARGO_PKG_VERSION"),
-            "signing_keys": signing_thumbprints}),
-        );
+        self.log.append_retrying(EventBody::ServiceStarted {
+            version: env!("CARGO_PKG_VERSION").into(),
+            build_digest: build_digest(),
+            signing_keys: signing_thumbprints.to_vec(),
+        });
     }
 
-    /// Writes a checkpoint (no-op in the interim log).
-    pub async fn checkpoint(&self) {}
+    /// Publishes a signed checkpoint now.
+    pub async fn checkpoint(&self) -> Option<String> {
+        self.log.checkpoint_now().await
+    }
 
-    /// Records the service stop.
+    /// Records the stop, seals the segment with a final checkpoint, stops the writer.
     pub async fn service_stopped(&self) {
-        let _ = self.write(json!({"type": "service_stopped"}));
+        self.log.append_retrying(EventBody::ServiceStopped {});
+        self.log.close().await;
     }
 }
 
 impl LifecycleSink for AuditSink {
     fn record_durable(&self, event: Lifecycle) -> BoxFuture<'_, Result<(), AuditUnavailable>> {
-        let this = self.clone();
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || this.write(body(&event)))
+            self.log
+                .append_durable(body(event))
                 .await
-                .map_err(|_| AuditUnavailable)?
+                .map(|_| ())
                 .map_err(|e| {
-                    tracing::error!(error = %e, "audit log write failed");
+                    tracing::error!(error = %e, "audit log cannot make an event durable");
                     AuditUnavailable
                 })
         })
     }
 
     fn record(&self, event: Lifecycle) {
-        if let Err(e) = self.write(body(&event)) {
-            tracing::error!(error = %e, "audit log write failed (event kept in the error log only)");
-        }
+        self.log.append_retrying(body(event));
     }
 }

@@ -26,6 +26,7 @@
 //! - [`cli`]: the command line.
 
 pub mod api;
+pub mod audit;
 pub mod audit_sink;
 pub mod bearer;
 pub mod cli;

@@ -125,9 +125,16 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Node, NodeEr
         notes = ?hardening.notes,
         "process hardening"
     );
-    let audit = AuditSink::open(&config, clock.clone())
+    let (audit, recovery) = AuditSink::open(&config, clock.clone())
         .await
         .map_err(|e| NodeError::Audit(e.to_string()))?;
+    tracing::info!(
+        segments = recovery.segments,
+        events = recovery.events,
+        repaired_bytes = recovery.repaired_bytes,
+        process_lost = recovery.process_lost.len(),
+        "audit log opened"
+    );
     let metrics = Arc::new(Metrics::new());
     let custody = Custody::new(
         config.custody(),

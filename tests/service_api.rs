@@ -117,7 +117,7 @@ async fn create_seal_open_then_second_open_is_refused() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
-    let events = server.audit_events();
+    let events = server.audit_events().await;
     let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert!(
         kinds.contains(&"key_created")
@@ -125,7 +125,7 @@ async fn create_seal_open_then_second_open_is_refused() {
             && kinds.contains(&"key_destroyed")
     );
     // No secret, plaintext or context value in the log.
-    let log = std::fs::read_to_string(server.audit.path()).unwrap();
+    let log = server.audit_text().await;
     assert!(!log.contains("card:42") && !log.contains("MTIzNA") && !log.contains("1234\""));
     server.stop().await;
 }
@@ -154,6 +154,7 @@ async fn ttl_expiry_on_a_manual_clock_refuses_open_and_logs_destruction() {
     assert_eq!(gone["destroyed_at"], "2030-03-17T17:46:45.000Z");
     let destroyed: Vec<Value> = server
         .audit_events()
+        .await
         .into_iter()
         .filter(|e| e["type"] == "key_destroyed" && e["key_id"] == key_id.as_str())
         .collect();
@@ -169,6 +170,7 @@ async fn ttl_expiry_on_a_manual_clock_refuses_open_and_logs_destruction() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         if server
             .audit_events()
+            .await
             .iter()
             .any(|e| e["type"] == "key_destroyed" && e["key_id"] == key_id.as_str())
         {
@@ -577,13 +579,9 @@ async fn shutdown_destroys_every_key_and_kek() {
     let server = TestServer::start().await;
     create(&server, "card-api", json!({})).await;
     create(&server, "card-api", json!({})).await;
-    let path = server.audit.path().to_owned();
+    let audit_dir = server.audit.log().dir().to_owned();
     let _dir = server.stop().await;
-    let log = std::fs::read_to_string(path).unwrap();
-    let events: Vec<Value> = log
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = common::audit_events_in(&audit_dir);
     assert_eq!(
         events
             .iter()
@@ -592,5 +590,8 @@ async fn shutdown_destroys_every_key_and_kek() {
         2
     );
     assert!(events.iter().any(|e| e["type"] == "kek_destroyed"));
-    assert_eq!(events.last().unwrap()["type"], "service_stopped");
+    // The last events: service stopped, then the final checkpoint sealing the segment.
+    let n = events.len();
+    assert_eq!(events[n - 2]["type"], "service_stopped");
+    assert_eq!(events[n - 1]["type"], "checkpoint");
 }

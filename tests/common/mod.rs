@@ -103,11 +103,14 @@ impl TestServer {
         client_with(&self.pki().join("ca.pem"), None)
     }
 
-    pub fn audit_events(&self) -> Vec<serde_json::Value> {
-        let text = std::fs::read_to_string(self.audit.path()).unwrap_or_default();
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+    pub async fn audit_events(&self) -> Vec<serde_json::Value> {
+        self.audit.log().flush().await;
+        audit_events_in(self.audit.log().dir())
+    }
+
+    pub async fn audit_text(&self) -> String {
+        self.audit.log().flush().await;
+        audit_text_in(self.audit.log().dir())
     }
 
     /// Shuts the node down (as SIGTERM does) and hands back its directory.
@@ -148,4 +151,28 @@ pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Va
         "problem without detail: {body}"
     );
     body
+}
+
+/// Every segment file of the log in `dir`, concatenated.
+pub fn audit_text_in(dir: &Path) -> String {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.to_string_lossy().ends_with(".jsonl") && !p.to_string_lossy().contains("checkpoints")
+        })
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
+}
+
+/// Every event of the log in `dir`.
+pub fn audit_events_in(dir: &Path) -> Vec<serde_json::Value> {
+    audit_text_in(dir)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
