@@ -14,6 +14,9 @@ pub mod receipt;
 pub mod store;
 pub mod verify;
 
+#[cfg(test)]
+mod tests;
+
 pub use event::{Event, EventBody};
 pub use receipt::{Receipt, ReceiptSummary, verify_receipt};
 pub use store::{AuditError, AuditLog, AuditOptions, Recovery};
