@@ -197,6 +197,12 @@ pub fn app(state: SharedState) -> Router {
         .route("/v1/keys/{key_id}", get(get_key).delete(delete_key))
         .route("/v1/keys/{key_id}/open", post(open_key))
         .route("/.well-known/jwks.json", get(jwks))
+        .route("/v1/audit/events", get(audit_events))
+        .route("/v1/audit/stream", get(audit_stream))
+        .route("/v1/audit/checkpoint", get(audit_checkpoint))
+        .route("/v1/audit/consistency", get(audit_consistency))
+        .route("/v1/audit/receipts/{key_id}", get(audit_receipt))
+        .route("/v1/audit/key", get(audit_key))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -443,4 +449,141 @@ async fn openapi() -> Response {
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+fn audit_log(state: &SharedState, caller: &Caller) -> Result<crate::audit::AuditLog, AppError> {
+    caller.require(Role::Auditor)?;
+    state
+        .audit
+        .as_ref()
+        .map(|a| a.log().clone())
+        .ok_or_else(|| AppError::NotFound("this node has no audit log".into()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    #[serde(default)]
+    after: Option<u64>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+fn query<T: serde::de::DeserializeOwned>(raw: Option<&str>) -> Result<T, AppError> {
+    let raw = raw.unwrap_or("");
+    numeric_query(raw).and_then(|v| {
+        serde_json::from_value(v).map_err(|e| AppError::BadRequest(format!("invalid query: {e}")))
+    })
+}
+
+/// Parses `a=1&b=2` with numeric values into a JSON object (the audit queries are numeric).
+fn numeric_query(raw: &str) -> Result<Value, AppError> {
+    let mut map = serde_json::Map::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let n: u64 = v
+            .parse()
+            .map_err(|_| AppError::BadRequest(format!("query parameter {k} must be a non-negative integer")))?;
+        map.insert(k.to_owned(), json!(n));
+    }
+    Ok(Value::Object(map))
+}
+
+async fn audit_events(
+    State(state): State<SharedState>,
+    caller: Caller,
+    uri: axum::http::Uri,
+) -> Result<Response, AppError> {
+    let log = audit_log(&state, &caller)?;
+    let q: EventsQuery = query(uri.query())?;
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > 1000 {
+        return Err(AppError::BadRequest("limit must be between 1 and 1000".into()));
+    }
+    let lines = tokio::task::spawn_blocking(move || log.events_after(q.after, limit))
+        .await
+        .map_err(|_| AppError::Internal)?
+        .map_err(|e| {
+            tracing::error!(error = %e, "reading the audit log failed");
+            AppError::Internal
+        })?;
+    let events: Vec<Value> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let next_after = events.last().and_then(|e| e["seq"].as_u64());
+    Ok(Json(json!({"events": events, "next_after": next_after})).into_response())
+}
+
+async fn audit_stream(State(state): State<SharedState>, caller: Caller) -> Result<Response, AppError> {
+    use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+    let log = audit_log(&state, &caller)?;
+    let rx = log.subscribe();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(line) => return Some((Ok::<_, std::convert::Infallible>(SseEvent::default().data(line)), rx)),
+                // A slow reader missed events: tell it, so it can page them from /events.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    return Some((Ok(SseEvent::default().event("lagged").data(n.to_string())), rx));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+async fn audit_checkpoint(State(state): State<SharedState>, caller: Caller) -> Result<Response, AppError> {
+    let log = audit_log(&state, &caller)?;
+    let note = match log.latest_checkpoint() {
+        Some(n) => n,
+        None => log.checkpoint_now().await.ok_or(AppError::Unavailable {
+            detail: "no checkpoint could be signed right now".into(),
+            retry_after: 5,
+        })?,
+    };
+    let mut response = note.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsistencyQuery {
+    old: u64,
+    new: u64,
+}
+
+async fn audit_consistency(
+    State(state): State<SharedState>,
+    caller: Caller,
+    uri: axum::http::Uri,
+) -> Result<Response, AppError> {
+    let log = audit_log(&state, &caller)?;
+    let q: ConsistencyQuery = query(uri.query())?;
+    let (segment, proof) = log.consistency_proof(q.old, q.new).ok_or_else(|| {
+        AppError::BadRequest("old must be at least 1 and at most new, and new at most the current tree size".into())
+    })?;
+    let proof: Vec<String> = proof.iter().map(|h| base64ct::Base64::encode_string(h)).collect();
+    Ok(Json(json!({"segment": segment, "old": q.old, "new": q.new, "proof": proof})).into_response())
+}
+
+async fn audit_receipt(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(key_id): Path<String>,
+) -> Result<Response, AppError> {
+    let log = audit_log(&state, &caller)?;
+    let key_id = parse_key_id(&key_id)?;
+    match log.receipt(key_id.as_str()).await {
+        Ok(Some(receipt)) => Ok(Json(receipt).into_response()),
+        Ok(None) => Err(AppError::NotFound("no events for this key in the retained log".into())),
+        Err(e) => {
+            tracing::error!(error = %e, "building a receipt failed");
+            Err(AppError::Internal)
+        }
+    }
+}
+
+async fn audit_key(State(state): State<SharedState>, caller: Caller) -> Result<Response, AppError> {
+    let log = audit_log(&state, &caller)?;
+    Ok(Json(json!({"key_name": log.key_name(), "public_key_pem": log.public_key_pem()})).into_response())
 }

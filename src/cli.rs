@@ -26,6 +26,48 @@ pub enum Command {
     /// Partners authenticating with bearer JWTs.
     #[command(subcommand)]
     Partners(PartnersCommand),
+    /// Auditors: verify a log directory or a destruction receipt, offline.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `ok2cry audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify a whole log directory: signatures, trees, links, sequence, destruction policy.
+    Verify {
+        /// The log directory (segment-*.jsonl and their checkpoints).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The audit public key (SPKI PEM), obtained out of band.
+        #[arg(long)]
+        key: PathBuf,
+        /// The key name on signature lines (default: the name found in the checkpoints).
+        #[arg(long)]
+        name: Option<String>,
+        /// Allowed time between a key's expiry and its logged destruction, in ms.
+        #[arg(long, default_value_t = 1000)]
+        grace_ms: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Destruction receipts.
+    #[command(subcommand)]
+    Receipt(ReceiptCommand),
+}
+
+/// `ok2cry audit receipt …`
+#[derive(Debug, Subcommand)]
+pub enum ReceiptCommand {
+    /// Verify one receipt offline.
+    Verify {
+        /// The audit public key (SPKI PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// The receipt (JSON), as returned by GET /v1/audit/receipts/{key_id}.
+        receipt: PathBuf,
+    },
 }
 
 /// `ok2cry serve`
@@ -130,15 +172,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve(args).await,
         Command::Certs(c) => certs(c),
         Command::Partners(p) => partners(p),
+        Command::Audit(a) => audit(a),
     }
 }
 
 fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal, so logs written to files and pipes stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(ansi)
         .try_init();
 }
 
@@ -264,6 +310,49 @@ fn partners(command: PartnersCommand) -> Result<(), CliError> {
             )
             .map_err(|e| CliError(e.to_string()))?;
             println!("registered in {}", file.display());
+            Ok(())
+        }
+    }
+}
+
+fn audit(command: AuditCommand) -> Result<(), CliError> {
+    match command {
+        AuditCommand::Verify { dir, key, name, grace_ms, json } => {
+            let pem = std::fs::read_to_string(&key).map_err(fail(&key.display().to_string()))?;
+            let name = match name {
+                Some(n) => n,
+                None => crate::audit::verify::key_name_in(&dir)
+                    .ok_or_else(|| CliError("no checkpoint found to take the key name from; pass --name".into()))?,
+            };
+            let report = crate::audit::verify_log(&dir, &pem, &name, grace_ms);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            } else {
+                print!("{}", report.render(grace_ms));
+            }
+            if report.is_ok() {
+                Ok(())
+            } else {
+                Err(CliError(format!("{} violation(s)", report.violations.len())))
+            }
+        }
+        AuditCommand::Receipt(ReceiptCommand::Verify { key, receipt }) => {
+            let pem = std::fs::read_to_string(&key).map_err(fail(&key.display().to_string()))?;
+            let text = std::fs::read_to_string(&receipt).map_err(fail(&receipt.display().to_string()))?;
+            let parsed: crate::audit::Receipt =
+                serde_json::from_str(&text).map_err(fail("receipt is not a receipt JSON document"))?;
+            let summary = crate::audit::verify_receipt(&parsed, &pem).map_err(|e| CliError(e.to_string()))?;
+            println!(
+                "verified: key {} created {} expires {} destroyed {} ({}), {} open(s), destroyed {} ms {} expiry",
+                summary.key_id,
+                summary.created_at,
+                summary.expires_at,
+                summary.destroyed_at,
+                summary.reason,
+                summary.opens,
+                summary.lag_ms.unsigned_abs(),
+                if summary.lag_ms >= 0 { "after" } else { "before" }
+            );
             Ok(())
         }
     }

@@ -261,32 +261,35 @@ async fn crl_reloader(tls: Arc<TlsReloader>, every: Duration) {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
+/// Installs the SIGINT and SIGTERM handlers now and returns a future that resolves on either.
+///
+/// Why install first: a signal that arrives while the node is still starting must not kill the
+/// process the default way (keys and KEKs would not be destroyed and logged); it is held and
+/// honoured as soon as the node serves.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let term = async {
-            match signal(SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            () = term => {},
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
 /// Starts a node on the system clock and serves until SIGINT/SIGTERM.
 pub async fn run_until_signal(config: Config, listener: TcpListener) -> Result<(), NodeError> {
+    let signals = shutdown_signal()?;
     let node = start(config, Arc::new(SystemClock)).await?;
-    node.serve(listener, shutdown_signal()).await
+    node.serve(listener, signals).await
 }

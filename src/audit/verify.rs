@@ -49,6 +49,52 @@ impl Report {
     pub fn is_ok(&self) -> bool {
         self.violations.is_empty()
     }
+
+    /// A human-readable summary followed by every violation.
+    pub fn render(&self, grace_ms: u64) -> String {
+        let ms = |v: Option<u64>| v.map(|v| format!("{v} ms")).unwrap_or_else(|| "-".into());
+        let mut out = format!(
+            "segments: {}\nevents: {}\ncheckpoints verified: {}\nkeys created: {}\nkeys alive at end of log: {}\n",
+            self.segments, self.events, self.checkpoints_verified, self.keys_created, self.keys_alive
+        );
+        out.push_str("destroyed by reason:\n");
+        for (reason, n) in &self.destroyed_by_reason {
+            out.push_str(&format!("  {reason}: {n}\n"));
+        }
+        out.push_str(&format!(
+            "destruction lag of expired keys: p50 {} p99 {} max {} (grace {grace_ms} ms)\n",
+            ms(self.lag_ms_p50),
+            ms(self.lag_ms_p99),
+            ms(self.lag_ms_max)
+        ));
+        for note in &self.notes {
+            out.push_str(&format!("note: {note}\n"));
+        }
+        if self.violations.is_empty() {
+            out.push_str("result: OK, no violation\n");
+        } else {
+            for v in &self.violations {
+                out.push_str(&format!("VIOLATION: {v}\n"));
+            }
+            out.push_str(&format!("result: FAILED, {} violation(s)\n", self.violations.len()));
+        }
+        out
+    }
+}
+
+/// The key name on the first checkpoint signature found in `dir`.
+pub fn key_name_in(dir: &Path) -> Option<String> {
+    for n in segments(dir).ok()? {
+        let text = std::fs::read_to_string(checkpoints_path(dir, n)).ok()?;
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).ok()?;
+            let note = v["note"].as_str()?;
+            let sig = note.lines().find(|l| l.starts_with('\u{2014}'))?;
+            let rest = sig.strip_prefix("\u{2014} ")?;
+            return rest.rsplit_once(' ').map(|(name, _)| name.to_owned());
+        }
+    }
+    None
 }
 
 struct KeyState {
