@@ -55,6 +55,20 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The audit log, for the auditor routes.
     pub audit: Option<crate::audit_sink::AuditSink>,
+    /// The attestation provider, when enabled.
+    pub attestation: Option<Attestor>,
+}
+
+/// An attestation provider and what a verifier needs to know about it.
+#[derive(Clone)]
+pub struct Attestor {
+    /// Produces documents.
+    pub provider: Arc<dyn ok2cry_attestation::AttestationProvider>,
+    /// "nitro" or "development".
+    pub kind: &'static str,
+    /// The development provider's root certificate (DER); none for Nitro (the AWS root is
+    /// pinned by verifiers).
+    pub dev_root: Option<Vec<u8>>,
 }
 
 impl AppState {
@@ -79,7 +93,14 @@ impl AppState {
             bearer: None,
             clock: Arc::new(crate::clock::SystemClock),
             audit: None,
+            attestation: None,
         }
+    }
+
+    /// Enables `GET /v1/attestation`.
+    pub fn with_attestation(mut self, attestor: Attestor) -> Self {
+        self.attestation = Some(attestor);
+        self
     }
 
     /// Attaches the audit log.
@@ -203,6 +224,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/v1/audit/consistency", get(audit_consistency))
         .route("/v1/audit/receipts/{key_id}", get(audit_receipt))
         .route("/v1/audit/key", get(audit_key))
+        .route("/v1/attestation", get(attestation))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -481,9 +503,11 @@ fn numeric_query(raw: &str) -> Result<Value, AppError> {
     let mut map = serde_json::Map::new();
     for pair in raw.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let n: u64 = v
-            .parse()
-            .map_err(|_| AppError::BadRequest(format!("query parameter {k} must be a non-negative integer")))?;
+        let n: u64 = v.parse().map_err(|_| {
+            AppError::BadRequest(format!(
+                "query parameter {k} must be a non-negative integer"
+            ))
+        })?;
         map.insert(k.to_owned(), json!(n));
     }
     Ok(Value::Object(map))
@@ -498,7 +522,9 @@ async fn audit_events(
     let q: EventsQuery = query(uri.query())?;
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > 1000 {
-        return Err(AppError::BadRequest("limit must be between 1 and 1000".into()));
+        return Err(AppError::BadRequest(
+            "limit must be between 1 and 1000".into(),
+        ));
     }
     let lines = tokio::task::spawn_blocking(move || log.events_after(q.after, limit))
         .await
@@ -507,31 +533,41 @@ async fn audit_events(
             tracing::error!(error = %e, "reading the audit log failed");
             AppError::Internal
         })?;
-    let events: Vec<Value> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let events: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
     let next_after = events.last().and_then(|e| e["seq"].as_u64());
     Ok(Json(json!({"events": events, "next_after": next_after})).into_response())
 }
 
-async fn audit_stream(State(state): State<SharedState>, caller: Caller) -> Result<Response, AppError> {
+async fn audit_stream(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> Result<Response, AppError> {
     use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
     let log = audit_log(&state, &caller)?;
     let rx = log.subscribe();
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(line) => return Some((Ok::<_, std::convert::Infallible>(SseEvent::default().data(line)), rx)),
-                // A slow reader missed events: tell it, so it can page them from /events.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    return Some((Ok(SseEvent::default().event("lagged").data(n.to_string())), rx));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        let event = match rx.recv().await {
+            Ok(line) => SseEvent::default().data(line),
+            // A slow reader missed events: tell it, so it can page them from /events.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                SseEvent::default().event("lagged").data(n.to_string())
             }
-        }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok::<_, std::convert::Infallible>(event), rx))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
-async fn audit_checkpoint(State(state): State<SharedState>, caller: Caller) -> Result<Response, AppError> {
+async fn audit_checkpoint(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> Result<Response, AppError> {
     let log = audit_log(&state, &caller)?;
     let note = match log.latest_checkpoint() {
         Some(n) => n,
@@ -541,7 +577,10 @@ async fn audit_checkpoint(State(state): State<SharedState>, caller: Caller) -> R
         })?,
     };
     let mut response = note.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     Ok(response)
 }
 
@@ -560,10 +599,18 @@ async fn audit_consistency(
     let log = audit_log(&state, &caller)?;
     let q: ConsistencyQuery = query(uri.query())?;
     let (segment, proof) = log.consistency_proof(q.old, q.new).ok_or_else(|| {
-        AppError::BadRequest("old must be at least 1 and at most new, and new at most the current tree size".into())
+        AppError::BadRequest(
+            "old must be at least 1 and at most new, and new at most the current tree size".into(),
+        )
     })?;
-    let proof: Vec<String> = proof.iter().map(|h| base64ct::Base64::encode_string(h)).collect();
-    Ok(Json(json!({"segment": segment, "old": q.old, "new": q.new, "proof": proof})).into_response())
+    let proof: Vec<String> = proof
+        .iter()
+        .map(|h| base64ct::Base64::encode_string(h))
+        .collect();
+    Ok(
+        Json(json!({"segment": segment, "old": q.old, "new": q.new, "proof": proof}))
+            .into_response(),
+    )
 }
 
 async fn audit_receipt(
@@ -575,7 +622,9 @@ async fn audit_receipt(
     let key_id = parse_key_id(&key_id)?;
     match log.receipt(key_id.as_str()).await {
         Ok(Some(receipt)) => Ok(Json(receipt).into_response()),
-        Ok(None) => Err(AppError::NotFound("no events for this key in the retained log".into())),
+        Ok(None) => Err(AppError::NotFound(
+            "no events for this key in the retained log".into(),
+        )),
         Err(e) => {
             tracing::error!(error = %e, "building a receipt failed");
             Err(AppError::Internal)
@@ -585,5 +634,75 @@ async fn audit_receipt(
 
 async fn audit_key(State(state): State<SharedState>, caller: Caller) -> Result<Response, AppError> {
     let log = audit_log(&state, &caller)?;
-    Ok(Json(json!({"key_name": log.key_name(), "public_key_pem": log.public_key_pem()})).into_response())
+    Ok(
+        Json(json!({"key_name": log.key_name(), "public_key_pem": log.public_key_pem()}))
+            .into_response(),
+    )
+}
+
+/// SHA-256 of the audit key's DER SubjectPublicKeyInfo (the attestation binding commits to it).
+pub fn audit_key_spki_sha256(public_key_pem: &str) -> Option<[u8; 32]> {
+    use p256::pkcs8::{DecodePublicKey, EncodePublicKey};
+    use sha2::Digest;
+    let key = p256::PublicKey::from_public_key_pem(public_key_pem.trim()).ok()?;
+    let der = key.to_public_key_der().ok()?;
+    Some(sha2::Sha256::digest(der.as_bytes()).into())
+}
+
+async fn attestation(
+    State(state): State<SharedState>,
+    _caller: Caller,
+    uri: axum::http::Uri,
+) -> Result<Response, AppError> {
+    let attestor = state
+        .attestation
+        .clone()
+        .ok_or_else(|| AppError::NotFound("attestation is not enabled on this node".into()))?;
+    let nonce_hex = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|p| p.strip_prefix("nonce="))
+        .ok_or_else(|| {
+            AppError::BadRequest("nonce is required: ?nonce=<2 to 128 hex digits>".into())
+        })?;
+    let nonce = hex::decode(nonce_hex)
+        .ok()
+        .filter(|n| !n.is_empty() && n.len() <= 64)
+        .ok_or_else(|| AppError::BadRequest("nonce must be 1 to 64 bytes in hex".into()))?;
+    let thumbprints = state.custody.signing().thumbprints();
+    let audit_sha = state
+        .audit
+        .as_ref()
+        .and_then(|a| audit_key_spki_sha256(a.log().public_key_pem()))
+        .unwrap_or([0u8; 32]);
+    let user_data = ok2cry_attestation::binding_user_data(&thumbprints, &audit_sha);
+    let provider = attestor.provider.clone();
+    let document =
+        tokio::task::spawn_blocking(move || provider.attest(Some(&nonce), Some(&user_data), None))
+            .await
+            .map_err(|_| AppError::Internal)?
+            .map_err(|e| {
+                tracing::error!(error = %e, "attestation failed");
+                AppError::Unavailable {
+                    detail: "the attestation provider failed".into(),
+                    retry_after: 5,
+                }
+            })?;
+    let b64 = |b: &[u8]| base64ct::Base64::encode_string(b);
+    let mut body = json!({
+        "provider": attestor.kind,
+        "document": b64(&document),
+        "jwks_thumbprints": thumbprints,
+        "audit_key_spki_sha256": hex::encode(audit_sha),
+    });
+    if let Some(root) = &attestor.dev_root {
+        body["dev_root_certificate"] = json!(b64(root));
+        body["warning"] = json!("development provider: proves nothing about the running build");
+    }
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }

@@ -29,6 +29,97 @@ pub enum Command {
     /// Auditors: verify a log directory or a destruction receipt, offline.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Attestation: verify a Nitro attestation document; write release provenance.
+    #[command(subcommand)]
+    Attest(AttestCommand),
+    /// Make an ephemeral key pair of your own (an end user's key, for the reveal flow).
+    Keygen {
+        /// Where to write the private key (JWK with "d", mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Seal stdin to a key: a service key token, a JWK or an SPKI PEM. Prints the envelope.
+    Seal(SealArgs),
+    /// Open an envelope (stdin) with a local key file, and destroy the key file.
+    Open {
+        /// The private key file written by `ok2cry keygen`.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// The context the sender bound (must match).
+        #[arg(long, default_value = "")]
+        context: String,
+        /// Keep the key file after opening (it is deleted by default: one key, one message).
+        #[arg(long)]
+        keep_key: bool,
+    },
+}
+
+/// `ok2cry attest …`
+#[derive(Debug, Subcommand)]
+pub enum AttestCommand {
+    /// Verify an attestation document (COSE_Sign1, raw bytes, or the JSON that
+    /// GET /v1/attestation returns) and print what was verified.
+    Verify {
+        /// The document file.
+        #[arg(long)]
+        document: PathBuf,
+        /// Expected PCR values, as INDEX=HEX (repeatable).
+        #[arg(long = "pcr")]
+        pcrs: Vec<String>,
+        /// The nonce the document must carry (hex).
+        #[arg(long)]
+        nonce: Option<String>,
+        /// Verify at this time (Unix milliseconds) instead of now: for archived documents.
+        #[arg(long)]
+        at_ms: Option<u64>,
+        /// Pin another root than the AWS Nitro root (SHA-256 fingerprint, hex).
+        #[arg(long)]
+        root_fingerprint: Option<String>,
+        /// Accept a debug-mode enclave (PCR0 all zeros), e.g. the development provider.
+        #[arg(long)]
+        allow_debug: bool,
+    },
+    /// Write an in-toto release provenance statement (source commit, binary digest, PCRs).
+    Provenance {
+        /// The binary.
+        #[arg(long)]
+        binary: PathBuf,
+        /// The git commit it was built from.
+        #[arg(long)]
+        commit: String,
+        /// The source repository URI.
+        #[arg(long, default_value = "git+https://example.invalid/ok2cry")]
+        source: String,
+        /// Who built it.
+        #[arg(long, default_value = "local")]
+        builder: String,
+        /// PCR0, PCR1, PCR2 in hex as printed by nitro-cli build-enclave.
+        #[arg(long, num_args = 3)]
+        pcrs: Vec<String>,
+    },
+}
+
+/// `ok2cry seal`
+#[derive(Debug, Args)]
+pub struct SealArgs {
+    /// A key token (JWS) file, verified against --jwks.
+    #[arg(long, conflicts_with_all = ["jwk", "pem"], requires = "jwks")]
+    pub token: Option<PathBuf>,
+    /// The service's JWK set (file) to verify --token.
+    #[arg(long)]
+    pub jwks: Option<PathBuf>,
+    /// A public JWK file (an end user's own key).
+    #[arg(long, conflicts_with = "pem")]
+    pub jwk: Option<PathBuf>,
+    /// An SPKI PEM public key file.
+    #[arg(long)]
+    pub pem: Option<PathBuf>,
+    /// Context to bind (for --jwk/--pem; a token carries its own).
+    #[arg(long, default_value = "")]
+    pub context: String,
+    /// Print the compact one-line form (for the Ok2cry-Envelope header) instead of JSON.
+    #[arg(long)]
+    pub compact: bool,
 }
 
 /// `ok2cry audit …`
@@ -173,6 +264,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Certs(c) => certs(c),
         Command::Partners(p) => partners(p),
         Command::Audit(a) => audit(a),
+        Command::Attest(a) => attest(a),
+        Command::Keygen { out } => keygen(&out),
+        Command::Seal(args) => seal(args),
+        Command::Open {
+            key_file,
+            context,
+            keep_key,
+        } => open_local(&key_file, &context, keep_key),
     }
 }
 
@@ -317,31 +416,46 @@ fn partners(command: PartnersCommand) -> Result<(), CliError> {
 
 fn audit(command: AuditCommand) -> Result<(), CliError> {
     match command {
-        AuditCommand::Verify { dir, key, name, grace_ms, json } => {
+        AuditCommand::Verify {
+            dir,
+            key,
+            name,
+            grace_ms,
+            json,
+        } => {
             let pem = std::fs::read_to_string(&key).map_err(fail(&key.display().to_string()))?;
             let name = match name {
                 Some(n) => n,
-                None => crate::audit::verify::key_name_in(&dir)
-                    .ok_or_else(|| CliError("no checkpoint found to take the key name from; pass --name".into()))?,
+                None => crate::audit::verify::key_name_in(&dir).ok_or_else(|| {
+                    CliError("no checkpoint found to take the key name from; pass --name".into())
+                })?,
             };
             let report = crate::audit::verify_log(&dir, &pem, &name, grace_ms);
             if json {
-                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
             } else {
                 print!("{}", report.render(grace_ms));
             }
             if report.is_ok() {
                 Ok(())
             } else {
-                Err(CliError(format!("{} violation(s)", report.violations.len())))
+                Err(CliError(format!(
+                    "{} violation(s)",
+                    report.violations.len()
+                )))
             }
         }
         AuditCommand::Receipt(ReceiptCommand::Verify { key, receipt }) => {
             let pem = std::fs::read_to_string(&key).map_err(fail(&key.display().to_string()))?;
-            let text = std::fs::read_to_string(&receipt).map_err(fail(&receipt.display().to_string()))?;
-            let parsed: crate::audit::Receipt =
-                serde_json::from_str(&text).map_err(fail("receipt is not a receipt JSON document"))?;
-            let summary = crate::audit::verify_receipt(&parsed, &pem).map_err(|e| CliError(e.to_string()))?;
+            let text =
+                std::fs::read_to_string(&receipt).map_err(fail(&receipt.display().to_string()))?;
+            let parsed: crate::audit::Receipt = serde_json::from_str(&text)
+                .map_err(fail("receipt is not a receipt JSON document"))?;
+            let summary =
+                crate::audit::verify_receipt(&parsed, &pem).map_err(|e| CliError(e.to_string()))?;
             println!(
                 "verified: key {} created {} expires {} destroyed {} ({}), {} open(s), destroyed {} ms {} expiry",
                 summary.key_id,
@@ -351,8 +465,237 @@ fn audit(command: AuditCommand) -> Result<(), CliError> {
                 summary.reason,
                 summary.opens,
                 summary.lag_ms.unsigned_abs(),
-                if summary.lag_ms >= 0 { "after" } else { "before" }
+                if summary.lag_ms >= 0 {
+                    "after"
+                } else {
+                    "before"
+                }
             );
+            Ok(())
+        }
+    }
+}
+
+fn write_secret(path: &Path, text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .map_err(fail(&path.display().to_string()))?;
+    f.write_all(text.as_bytes())
+        .map_err(fail(&path.display().to_string()))
+}
+
+fn keygen(out: &Path) -> Result<(), CliError> {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let key = ok2cry_client::LocalKey::generate();
+    let public = key.public_jwk();
+    let private = key.into_private();
+    let d = zeroize::Zeroizing::new(Base64UrlUnpadded::encode_string(
+        private.to_secret_bytes().as_slice(),
+    ));
+    let mut jwk = serde_json::to_value(&public).map_err(fail("JWK"))?;
+    jwk["d"] = serde_json::Value::String(d.to_string());
+    let text = zeroize::Zeroizing::new(jwk.to_string());
+    write_secret(out, &text)?;
+    println!("{}", serde_json::to_string(&public).map_err(fail("JWK"))?);
+    Ok(())
+}
+
+fn read_stdin() -> Result<zeroize::Zeroizing<Vec<u8>>, CliError> {
+    use std::io::Read;
+    let mut buf = zeroize::Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .read_to_end(&mut buf)
+        .map_err(fail("stdin"))?;
+    Ok(buf)
+}
+
+fn seal(args: SealArgs) -> Result<(), CliError> {
+    use ok2cry_client::{Envelope, Jwks, KeyToken, PublicJwk, PublicKey, local_key::key_id_for};
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(fail(&p.display().to_string()));
+    let plaintext = read_stdin()?;
+    let envelope = if let Some(token) = &args.token {
+        let jwks_path = args
+            .jwks
+            .as_ref()
+            .ok_or_else(|| CliError("--token needs --jwks".into()))?;
+        let jwks = Jwks::from_json(&read(jwks_path)?).map_err(fail("JWK set"))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let key = KeyToken::parse(&read(token)?)
+            .and_then(|t| t.verify(&jwks, now))
+            .map_err(fail("key token"))?;
+        Envelope::seal(&key, &plaintext).map_err(fail("seal"))?
+    } else {
+        let public = if let Some(jwk) = &args.jwk {
+            let jwk: PublicJwk = serde_json::from_str(&read(jwk)?).map_err(fail("JWK"))?;
+            PublicKey::from_jwk(&jwk).map_err(fail("JWK"))?
+        } else if let Some(pem) = &args.pem {
+            PublicKey::from_spki_pem(&read(pem)?).map_err(fail("PEM"))?
+        } else {
+            return Err(CliError(
+                "name the recipient: --token (with --jwks), --jwk or --pem".into(),
+            ));
+        };
+        Envelope::seal_to(&public, &key_id_for(&public), &args.context, &plaintext)
+            .map_err(fail("seal"))?
+    };
+    println!(
+        "{}",
+        if args.compact {
+            envelope.to_compact()
+        } else {
+            envelope.to_json()
+        }
+    );
+    Ok(())
+}
+
+fn open_local(key_file: &Path, context: &str, keep_key: bool) -> Result<(), CliError> {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use std::io::Write;
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(key_file).map_err(fail(&key_file.display().to_string()))?,
+    );
+    let jwk: serde_json::Value =
+        serde_json::from_str(&text).map_err(|_| CliError("key file is not a JWK".into()))?;
+    let d = jwk["d"]
+        .as_str()
+        .ok_or_else(|| CliError("key file has no private part (d)".into()))?;
+    let scalar = zeroize::Zeroizing::new(
+        Base64UrlUnpadded::decode_vec(d).map_err(|_| CliError("key file: bad d".into()))?,
+    );
+    let private =
+        ok2cry_client::PrivateKey::from_secret_bytes(&scalar).map_err(fail("key file"))?;
+    let key = ok2cry_client::LocalKey::from_private(private);
+    let input = read_stdin()?;
+    let input = std::str::from_utf8(&input)
+        .map_err(|_| CliError("envelope is not text".into()))?
+        .trim();
+    let envelope = if input.starts_with('{') {
+        ok2cry_client::Envelope::from_json(input)
+    } else {
+        ok2cry_client::Envelope::from_compact(input)
+    }
+    .map_err(fail("envelope"))?;
+    let plaintext = key.open(context, &envelope).map_err(fail("open"))?;
+    if !keep_key {
+        std::fs::remove_file(key_file).map_err(fail("cannot delete the key file"))?;
+    }
+    std::io::stdout()
+        .write_all(plaintext.expose_secret())
+        .map_err(fail("stdout"))
+}
+
+fn attest(command: AttestCommand) -> Result<(), CliError> {
+    use base64ct::{Base64, Encoding};
+    use ok2cry_attestation::{Policy, RootFingerprint, verify};
+    match command {
+        AttestCommand::Verify {
+            document,
+            pcrs,
+            nonce,
+            at_ms,
+            root_fingerprint,
+            allow_debug,
+        } => {
+            let bytes = std::fs::read(&document).map_err(fail(&document.display().to_string()))?;
+            // The service's JSON answer carries the document in base64.
+            let bytes = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(v) => Base64::decode_vec(v["document"].as_str().unwrap_or_default())
+                    .map_err(|_| CliError("JSON without a base64 document".into()))?,
+                Err(_) => bytes,
+            };
+            let mut policy = Policy::strict();
+            if let Some(fp) = root_fingerprint {
+                policy = policy
+                    .with_root(RootFingerprint::from_hex(&fp).map_err(fail("root fingerprint"))?);
+            }
+            for pcr in &pcrs {
+                let (index, value) = pcr
+                    .split_once('=')
+                    .ok_or_else(|| CliError(format!("--pcr {pcr}: expected INDEX=HEX")))?;
+                let index: u8 = index.parse().map_err(fail("PCR index"))?;
+                policy = policy.expect_pcr(index, hex::decode(value).map_err(fail("PCR value"))?);
+            }
+            if let Some(n) = nonce {
+                policy = policy.require_nonce(hex::decode(n).map_err(fail("nonce"))?);
+            }
+            if allow_debug {
+                policy = policy.danger_allow_debug();
+            }
+            let at = match at_ms {
+                Some(ms) => std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+                None => std::time::SystemTime::now(),
+            };
+            let verified =
+                verify(&bytes, &policy, at).map_err(|e| CliError(format!("NOT verified: {e}")))?;
+            println!(
+                "verified: COSE_Sign1 ES384 signature, certificate chain to the pinned root, validity at the given time"
+            );
+            println!("module_id: {}", verified.module_id());
+            println!("timestamp_ms: {}", verified.timestamp_ms());
+            println!("debug mode: {}", verified.is_debug());
+            for (i, v) in verified.pcrs() {
+                if *i <= 8 {
+                    println!(
+                        "PCR{i}: {}{}",
+                        hex::encode(v),
+                        if pcrs.iter().any(|p| p.starts_with(&format!("{i}="))) {
+                            " (matches expected)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            }
+            if let Some(n) = verified.nonce() {
+                println!("nonce: {}", hex::encode(n));
+            }
+            if let Some(u) = verified.user_data() {
+                println!("user_data: {}", hex::encode(u));
+            }
+            Ok(())
+        }
+        AttestCommand::Provenance {
+            binary,
+            commit,
+            source,
+            builder,
+            pcrs,
+        } => {
+            use sha2::Digest;
+            let bytes = std::fs::read(&binary).map_err(fail(&binary.display().to_string()))?;
+            let mut values = [[0u8; 48]; 3];
+            for (slot, text) in values.iter_mut().zip(&pcrs) {
+                let v = hex::decode(text).map_err(fail("PCR"))?;
+                *slot = v
+                    .try_into()
+                    .map_err(|_| CliError("each PCR must be 48 bytes (96 hex digits)".into()))?;
+            }
+            let statement =
+                ok2cry_attestation::release_statement(&ok2cry_attestation::ReleaseProvenance {
+                    binary_name: binary
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    binary_sha256: sha2::Sha256::digest(&bytes).into(),
+                    source_uri: source,
+                    source_commit: commit,
+                    builder_id: builder,
+                    pcrs: values,
+                })
+                .map_err(fail("provenance"))?;
+            println!("{statement}");
             Ok(())
         }
     }

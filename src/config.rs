@@ -273,6 +273,28 @@ pub fn add_partner_key(path: &Path, key: PartnerKey) -> Result<(), ConfigError> 
         .map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))
 }
 
+/// Which attestation provider answers `GET /v1/attestation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AttestationMode {
+    /// No attestation endpoint (404).
+    #[default]
+    Off,
+    /// The development provider: a self-made chain, debug-mode PCRs; proves nothing about the
+    /// build and no strict policy accepts it.
+    Dev,
+    /// The Nitro Secure Module (only inside an enclave, binary built with feature `nsm`).
+    Nsm,
+}
+
+/// `[attestation]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttestationConfig {
+    /// The provider.
+    pub provider: AttestationMode,
+}
+
 /// `[[principals]]`: who may call, with which roles.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -319,6 +341,9 @@ pub struct Config {
     /// Bearer JWT fallback.
     #[serde(default)]
     pub jwt: Option<JwtConfig>,
+    /// Attestation.
+    #[serde(default)]
+    pub attestation: AttestationConfig,
 }
 
 fn default_listen() -> SocketAddr {

@@ -56,6 +56,10 @@ checkpoint_interval_seconds = 10
 
 [hardening]
 mlock = "best_effort"
+
+# The development attestation provider: shows the binding flow; proves nothing about the build.
+[attestation]
+provider = "dev"
 "#,
             port = listen.port()
         );

@@ -42,6 +42,9 @@ pub enum NodeError {
     /// Custody could not start.
     #[error("custody: {0}")]
     Custody(String),
+    /// The attestation provider could not start.
+    #[error("attestation: {0}")]
+    Attestation(String),
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
@@ -98,6 +101,45 @@ fn bearer(config: &Config) -> Result<Option<BearerVerifier>, NodeError> {
         })?;
     }
     Ok(Some(verifier))
+}
+
+fn attestor(config: &Config) -> Result<Option<crate::api::Attestor>, NodeError> {
+    use crate::config::AttestationMode;
+    match config.attestation.provider {
+        AttestationMode::Off => Ok(None),
+        AttestationMode::Dev => {
+            let dev = ok2cry_attestation::DevProvider::generate()
+                .map_err(|e| NodeError::Attestation(e.to_string()))?;
+            tracing::warn!(
+                "attestation: DEVELOPMENT provider; its documents prove nothing about the build"
+            );
+            let dev_root = dev.root_certificate().to_vec();
+            Ok(Some(crate::api::Attestor {
+                provider: Arc::new(dev),
+                kind: "development",
+                dev_root: Some(dev_root),
+            }))
+        }
+        AttestationMode::Nsm => nsm_attestor(),
+    }
+}
+
+#[cfg(feature = "nsm")]
+fn nsm_attestor() -> Result<Option<crate::api::Attestor>, NodeError> {
+    let nsm = ok2cry_attestation::NsmProvider::open()
+        .map_err(|e| NodeError::Attestation(e.to_string()))?;
+    Ok(Some(crate::api::Attestor {
+        provider: Arc::new(nsm),
+        kind: "nitro",
+        dev_root: None,
+    }))
+}
+
+#[cfg(not(feature = "nsm"))]
+fn nsm_attestor() -> Result<Option<crate::api::Attestor>, NodeError> {
+    Err(NodeError::Attestation(
+        "attestation.provider = \"nsm\" needs a binary built with --features nsm".into(),
+    ))
 }
 
 /// Everything a running node holds; returned by [`start`] so tests can reach inside.
@@ -161,6 +203,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Node, NodeEr
     .with_audit(audit.clone());
     if let Some(b) = bearer(&config)? {
         state = state.with_bearer(b);
+    }
+    if let Some(attestor) = attestor(&config)? {
+        state = state.with_attestation(attestor);
     }
     Ok(Node {
         state: Arc::new(state),

@@ -3,10 +3,29 @@
 //! A principal comes either from a verified client certificate (mTLS) or from a verified
 //! bearer JWT; handlers see the same [`Principal`] either way.
 //!
-//! Identity from a certificate, in order of precedence: the first SAN URI, else the first SAN
-//! DNS name, else the subject CN.
+//! # Identity from a certificate
+//!
+//! [`identity_from_cert`] reads the leaf certificate of a verified chain. The identity is, in
+//! order of precedence:
+//!
+//! 1. the first SAN URI (ok2cry issues `ok2cry://principal/<name>`),
+//! 2. else the first SAN DNS name,
+//! 3. else the first subject CN.
+//!
+//! A lower source is used only when no higher one is present at all: a certificate with a SAN
+//! URI is known by that URI whatever its DNS names and CN say. A certificate whose SAN
+//! extension is malformed or duplicated is refused rather than falling back to the CN, and an
+//! empty name is never an identity.
+//!
+//! The identity also carries the SHA-256 of the certificate's SubjectPublicKeyInfo (DER), for
+//! optional SPKI pinning per principal ([`PrincipalRegistry::insert`]).
+//!
+//! The identity is only as good as the chain verification before it: call this on a
+//! certificate the TLS layer has verified (see `crate::tls::peer_identity`).
 
+use crate::pki::PkiError;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// What a principal may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -18,6 +37,23 @@ pub enum Role {
     Opener,
     /// May read the audit log.
     Auditor,
+}
+
+impl Role {
+    /// The configuration name of the role (`issuer`, `opener`, `auditor`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Issuer => "issuer",
+            Role::Opener => "opener",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A set of roles.
@@ -39,6 +75,16 @@ impl Roles {
     /// Adds `role`.
     pub fn insert(&mut self, role: Role) {
         self.0 |= Self::bit(role);
+    }
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+    /// The roles in the set, in the order issuer, opener, auditor.
+    pub fn iter(&self) -> impl Iterator<Item = Role> + '_ {
+        [Role::Issuer, Role::Opener, Role::Auditor]
+            .into_iter()
+            .filter(|r| self.contains(*r))
     }
 }
 
@@ -91,6 +137,40 @@ pub enum PrincipalError {
     /// The certificate's key does not match the principal's pinned SPKI.
     #[error("certificate key does not match the pinned key for this principal")]
     PinMismatch,
+}
+
+/// The identity of a DER leaf certificate (precedence in the [module docs](self)).
+pub fn identity_from_cert(der: &[u8]) -> Result<CertIdentity, PkiError> {
+    use x509_parser::extensions::GeneralName;
+    let bad = |e: &dyn std::fmt::Display| PkiError::Identity(e.to_string());
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| bad(&e))?;
+    let san = cert.subject_alternative_name().map_err(|e| bad(&e))?;
+    let names = san.map(|s| s.value.general_names.as_slice()).unwrap_or(&[]);
+    let uri = names.iter().find_map(|n| match n {
+        GeneralName::URI(u) => Some(*u),
+        _ => None,
+    });
+    let dns = names.iter().find_map(|n| match n {
+        GeneralName::DNSName(d) => Some(*d),
+        _ => None,
+    });
+    let id = match uri.or(dns) {
+        Some(name) => name.to_owned(),
+        None => match cert.subject().iter_common_name().next() {
+            Some(cn) => cn
+                .as_str()
+                .map_err(|_| PkiError::Identity("subject CN is not a string".into()))?
+                .to_owned(),
+            None => return Err(PkiError::Identity("no SAN URI, SAN DNS name or CN".into())),
+        },
+    };
+    if id.is_empty() {
+        return Err(PkiError::Identity("empty name".into()));
+    }
+    Ok(CertIdentity {
+        id,
+        spki_sha256: Sha256::digest(cert.public_key().raw).into(),
+    })
 }
 
 struct Registered {

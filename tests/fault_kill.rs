@@ -1,7 +1,12 @@
 //! A real service process under concurrent create/open load, killed with SIGKILL. On
 //! restart the log verifies, every key created before the kill has a destroyed event, and no
 //! acknowledged key is missing from the log.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::zombie_processes
+)]
 
 mod common;
 
@@ -43,7 +48,10 @@ fn start(config: &Path) -> (Child, u16) {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,14 +59,26 @@ async fn sigkill_under_load_then_restart_closes_out_every_key() {
     let dir = tempfile::tempdir().unwrap();
     let pki: PathBuf = dir.path().join("pki");
     let config = ok2cry::dev::prepare(&pki, Some("127.0.0.1:0".parse().unwrap())).unwrap();
-    let text = std::fs::read_to_string(&config).unwrap().replace("mlock = \"best_effort\"", "mlock = \"off\"");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("mlock = \"best_effort\"", "mlock = \"off\"");
     std::fs::write(&config, text).unwrap();
 
     let (mut child, port) = start(&config);
     eprintln!("started on {port}");
     let url = move |p: &str| format!("https://127.0.0.1:{port}{p}");
-    let client = client_with(&pki.join("ca.pem"), Some((&pki.join("card-api.pem"), &pki.join("card-api.key"))));
-    let jwks: Jwks = client.get(url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let client = client_with(
+        &pki.join("ca.pem"),
+        Some((&pki.join("card-api.pem"), &pki.join("card-api.key"))),
+    );
+    let jwks: Jwks = client
+        .get(url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop_at = Instant::now() + Duration::from_millis(1500);
     let mut workers = Vec::new();
@@ -67,16 +87,28 @@ async fn sigkill_under_load_then_restart_closes_out_every_key() {
         workers.push(tokio::spawn(async move {
             let mut i = 0u64;
             while Instant::now() < stop_at {
-                let Ok(r) = client.post(url("/v1/keys")).json(&json!({"ttl_seconds": 300})).send().await else { break };
+                let Ok(r) = client
+                    .post(url("/v1/keys"))
+                    .json(&json!({"ttl_seconds": 300}))
+                    .send()
+                    .await
+                else {
+                    break;
+                };
                 if r.status() != 201 {
                     break;
                 }
-                let Ok(key) = r.json::<Value>().await else { break };
+                let Ok(key) = r.json::<Value>().await else {
+                    break;
+                };
                 let id = key["key_id"].as_str().unwrap().to_owned();
                 acknowledged.lock().unwrap().push(id.clone());
                 // Open every other key; leave the rest alive for the kill.
-                if (i + w) % 2 == 0 {
-                    let vk = KeyToken::parse(key["token"].as_str().unwrap()).unwrap().verify(&jwks, now_secs()).unwrap();
+                if (i + w).is_multiple_of(2) {
+                    let vk = KeyToken::parse(key["token"].as_str().unwrap())
+                        .unwrap()
+                        .verify(&jwks, now_secs())
+                        .unwrap();
                     let env = Envelope::seal(&vk, b"1234").unwrap();
                     let _ = client
                         .post(url(&format!("/v1/keys/{id}/open")))
@@ -98,29 +130,54 @@ async fn sigkill_under_load_then_restart_closes_out_every_key() {
     }
     eprintln!("killed; workers done");
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(acknowledged.len() > 20, "too little load: {}", acknowledged.len());
+    assert!(
+        acknowledged.len() > 20,
+        "too little load: {}",
+        acknowledged.len()
+    );
 
     // Restart: recovery closes out the lost keys. Then a clean stop seals the log.
     let (child, _port) = start(&config);
     std::thread::sleep(Duration::from_millis(300));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     let status = wait(child);
     assert!(status.success(), "{status:?}");
 
     let audit = pki.join("audit");
     let events = common::audit_events_in(&audit);
-    let created: Vec<&str> = events.iter().filter(|e| e["type"] == "key_created").map(|e| e["key_id"].as_str().unwrap()).collect();
+    let created: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "key_created")
+        .map(|e| e["key_id"].as_str().unwrap())
+        .collect();
     for id in &acknowledged {
-        assert!(created.contains(&id.as_str()), "acknowledged key {id} missing from the log");
         assert!(
-            events.iter().any(|e| e["type"] == "key_destroyed" && e["key_id"] == id.as_str()),
+            created.contains(&id.as_str()),
+            "acknowledged key {id} missing from the log"
+        );
+        assert!(
+            events
+                .iter()
+                .any(|e| e["type"] == "key_destroyed" && e["key_id"] == id.as_str()),
             "key {id} has no destroyed event"
         );
     }
     for id in &created {
-        assert!(events.iter().any(|e| e["type"] == "key_destroyed" && e["key_id"] == *id));
+        assert!(
+            events
+                .iter()
+                .any(|e| e["type"] == "key_destroyed" && e["key_id"] == *id)
+        );
     }
-    assert!(events.iter().any(|e| e["type"] == "key_destroyed" && e["reason"] == "process_lost"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "key_destroyed" && e["reason"] == "process_lost")
+    );
     let pem = std::fs::read_to_string(audit.join("audit-key.pub.pem")).unwrap();
     let name = ok2cry::audit::verify::key_name_in(&audit).unwrap();
     let report = ok2cry::audit::verify_log(&audit, &pem, &name, 1000);

@@ -17,6 +17,10 @@
 //! - [`secret`]: the plaintext type.
 //! - [`error`]: the one error type of this crate.
 //! - [`headers`]: the HTTP header names used to forward keys and envelopes.
+//! - `http` (feature `http`): an async client of the service.
+//! - `forward` (feature `proxy`): helpers and a tower layer for proxies.
+//! - `attested` (feature `attestation`): trusting a JWK set only through a verified
+//!   attestation.
 
 mod b64;
 pub mod envelope;
@@ -40,3 +44,16 @@ pub use local_key::LocalKey;
 pub use private_key::PrivateKey;
 pub use public_key::PublicKey;
 pub use secret::Plaintext;
+
+// An async client of the ok2cry service (feature `http`). Documented in the module itself: an
+// outer doc comment here would make rustdoc resolve the module's intra-doc links from lib.rs.
+#[cfg(feature = "http")]
+pub mod http;
+
+// Helpers and a tower layer for proxies that forward keys and envelopes (feature `proxy`).
+#[cfg(feature = "proxy")]
+pub mod forward;
+
+// Trusting a JWK set only through a verified attestation (feature `attestation`).
+#[cfg(feature = "attestation")]
+pub mod attested;

@@ -6,6 +6,36 @@
 use crate::{Envelope, Error, KeyId, Plaintext, PrivateKey, PublicJwk, PublicKey};
 
 /// A device-made key pair. A secret type: derives nothing; the private key zeroizes on drop.
+///
+/// It opens one envelope: [`LocalKey::open`] takes the key by value, so a second open does
+/// not compile. This compiles:
+///
+/// ```
+/// use ok2cry_client::{Envelope, LocalKey};
+/// let key = LocalKey::generate();
+/// let envelope = Envelope::seal_to(key.public_key(), key.key_id(), "", b"1234")?;
+/// let pin = key.open("", &envelope)?;
+/// assert_eq!(pin.expose_secret(), b"1234");
+/// # Ok::<(), ok2cry_client::Error>(())
+/// ```
+///
+/// and this, the same with a second open, does not (`key` was moved by the first open):
+///
+/// ```compile_fail,E0382
+/// use ok2cry_client::{Envelope, LocalKey};
+/// let key = LocalKey::generate();
+/// let envelope = Envelope::seal_to(key.public_key(), key.key_id(), "", b"1234")?;
+/// let pin = key.open("", &envelope)?;
+/// let again = key.open("", &envelope)?;
+/// # Ok::<(), ok2cry_client::Error>(())
+/// ```
+///
+/// Nor can it be cloned to get around that (no `Clone`):
+///
+/// ```compile_fail,E0599
+/// let key = ok2cry_client::LocalKey::generate();
+/// let copy = key.clone();
+/// ```
 pub struct LocalKey {
     private: PrivateKey,
     public: PublicKey,

@@ -55,7 +55,11 @@ impl Report {
         let ms = |v: Option<u64>| v.map(|v| format!("{v} ms")).unwrap_or_else(|| "-".into());
         let mut out = format!(
             "segments: {}\nevents: {}\ncheckpoints verified: {}\nkeys created: {}\nkeys alive at end of log: {}\n",
-            self.segments, self.events, self.checkpoints_verified, self.keys_created, self.keys_alive
+            self.segments,
+            self.events,
+            self.checkpoints_verified,
+            self.keys_created,
+            self.keys_alive
         );
         out.push_str("destroyed by reason:\n");
         for (reason, n) in &self.destroyed_by_reason {
@@ -76,7 +80,10 @@ impl Report {
             for v in &self.violations {
                 out.push_str(&format!("VIOLATION: {v}\n"));
             }
-            out.push_str(&format!("result: FAILED, {} violation(s)\n", self.violations.len()));
+            out.push_str(&format!(
+                "result: FAILED, {} violation(s)\n",
+                self.violations.len()
+            ));
         }
         out
     }
@@ -84,17 +91,16 @@ impl Report {
 
 /// The key name on the first checkpoint signature found in `dir`.
 pub fn key_name_in(dir: &Path) -> Option<String> {
-    for n in segments(dir).ok()? {
+    segments(dir).ok()?.into_iter().find_map(|n| {
         let text = std::fs::read_to_string(checkpoints_path(dir, n)).ok()?;
-        for line in text.lines() {
-            let v: serde_json::Value = serde_json::from_str(line).ok()?;
-            let note = v["note"].as_str()?;
-            let sig = note.lines().find(|l| l.starts_with('\u{2014}'))?;
-            let rest = sig.strip_prefix("\u{2014} ")?;
-            return rest.rsplit_once(' ').map(|(name, _)| name.to_owned());
-        }
-    }
-    None
+        let v: serde_json::Value = serde_json::from_str(text.lines().next()?).ok()?;
+        let sig = v["note"]
+            .as_str()?
+            .lines()
+            .find(|l| l.starts_with('\u{2014}'))?;
+        let rest = sig.strip_prefix("\u{2014} ")?;
+        rest.rsplit_once(' ').map(|(name, _)| name.to_owned())
+    })
 }
 
 struct KeyState {
