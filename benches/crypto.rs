@@ -162,5 +162,57 @@ fn aws_lc(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ours, service_path, aws_lc);
+fn audit_append(c: &mut Criterion) {
+    use ok2cry::audit::{AuditLog, AuditOptions, EventBody};
+    let mut g = c.benchmark_group("audit");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = AuditOptions {
+        dir: dir.path().to_owned(),
+        node: "bench".into(),
+        origin_prefix: "ok2cry.audit/bench".into(),
+        segment_max_bytes: 1 << 30,
+        retain_segments: None,
+        fault: Default::default(),
+    };
+    let (log, _) = AuditLog::open(opts, Arc::new(ok2cry::clock::SystemClock)).unwrap();
+    // 1000 concurrent durable appends per iteration: each is fsync-durable before it returns;
+    // group commit shares one fdatasync per batch. Throughput = 1000 / iteration time.
+    g.throughput(criterion::Throughput::Elements(1000));
+    g.sample_size(20);
+    g.bench_function("durable_created_events_x1000", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let mut tasks = Vec::with_capacity(1000);
+                for i in 0..1000u64 {
+                    let log = log.clone();
+                    tasks.push(tokio::spawn(async move {
+                        log.append_durable(EventBody::KeyCreated {
+                            key_id: format!("bench_{i}"),
+                            jwk_thumbprint: "tp".into(),
+                            owner: "bench".into(),
+                            opener: "bench".into(),
+                            expires_at: "2030-01-01T00:00:00.000Z".into(),
+                            kek_id: 1,
+                            label: None,
+                            max_opens: 1,
+                        })
+                        .await
+                        .unwrap()
+                    }));
+                }
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, ours, service_path, aws_lc, audit_append);
 criterion_main!(benches);

@@ -244,6 +244,10 @@ impl TokenSigner {
 
     /// A signing key from its big-endian scalar (tests and vectors).
     pub fn from_secret_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        // `from_slice` would left-pad short input; a P-256 scalar is exactly 32 bytes.
+        if bytes.len() != 32 {
+            return Err(Error::InvalidPrivateKey);
+        }
         SigningKey::from_slice(bytes)
             .map(Self::from_signing_key)
             .map_err(|_| Error::InvalidPrivateKey)
