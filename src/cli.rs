@@ -42,15 +42,72 @@ pub enum Command {
     Seal(SealArgs),
     /// Open an envelope (stdin) with a local key file, and destroy the key file.
     Open {
-        /// The private key file written by `ok2cry keygen`.
-        #[arg(long)]
-        key_file: PathBuf,
-        /// The context the sender bound (must match).
+        /// The private key file written by `ok2cry keygen` (an end user's own key).
+        #[arg(long, conflicts_with = "service")]
+        key_file: Option<PathBuf>,
+        /// The context the sender bound (must match; local keys only — a service key knows its own).
         #[arg(long, default_value = "")]
         context: String,
         /// Keep the key file after opening (it is deleted by default: one key, one message).
         #[arg(long)]
         keep_key: bool,
+        /// Or open through the service (the envelope names the key).
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Disposable keys on the service: create, delete.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+/// How to reach the service (for commands that call it).
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// The service's base URL, e.g. https://localhost:8443.
+    #[arg(long, env = "OK2CRY_SERVICE")]
+    pub service: Option<String>,
+    /// The CA certificate that signed the service's certificate (PEM).
+    #[arg(long, env = "OK2CRY_CA", default_value = "dev-pki/ca.pem")]
+    pub ca: PathBuf,
+    /// Your client certificate (PEM).
+    #[arg(long, env = "OK2CRY_CERT", default_value = "dev-pki/card-api.pem")]
+    pub cert: PathBuf,
+    /// Your client key (PEM).
+    #[arg(long, env = "OK2CRY_KEY", default_value = "dev-pki/card-api.key")]
+    pub key: PathBuf,
+}
+
+/// `ok2cry key …`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a disposable key; prints its key id, token and expiry as JSON.
+    Create {
+        /// Service connection.
+        #[command(flatten)]
+        service: ServiceArgs,
+        /// Lifetime in seconds.
+        #[arg(long)]
+        ttl: Option<u64>,
+        /// Opens allowed.
+        #[arg(long)]
+        max_opens: Option<u32>,
+        /// The principal allowed to open (default: you).
+        #[arg(long)]
+        opener: Option<String>,
+        /// Context bound into the seal.
+        #[arg(long)]
+        context: Option<String>,
+        /// Label for the audit log.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Destroy a key early.
+    Delete {
+        /// Service connection.
+        #[command(flatten)]
+        service: ServiceArgs,
+        /// The key id.
+        key_id: String,
     },
 }
 
@@ -271,7 +328,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             key_file,
             context,
             keep_key,
-        } => open_local(&key_file, &context, keep_key),
+            service,
+        } => match key_file {
+            Some(file) => open_local(&file, &context, keep_key),
+            None => open_service(&service).await,
+        },
+        Command::Key(k) => key_command(k).await,
     }
 }
 
@@ -696,6 +758,72 @@ fn attest(command: AttestCommand) -> Result<(), CliError> {
                 })
                 .map_err(fail("provenance"))?;
             println!("{statement}");
+            Ok(())
+        }
+    }
+}
+
+fn service_client(args: &ServiceArgs) -> Result<ok2cry_client::http::Ok2cryClient, CliError> {
+    let url = args
+        .service
+        .clone()
+        .ok_or_else(|| CliError("name the service: --service URL (or OK2CRY_SERVICE)".into()))?;
+    let read = |p: &Path| std::fs::read(p).map_err(fail(&p.display().to_string()));
+    ok2cry_client::http::Ok2cryClient::builder(url, &read(&args.ca)?)
+        .client_identity(&read(&args.cert)?, &read(&args.key)?)
+        .build()
+        .map_err(fail("client"))
+}
+
+async fn open_service(args: &ServiceArgs) -> Result<(), CliError> {
+    use std::io::Write;
+    let client = service_client(args)?;
+    let input = read_stdin()?;
+    let input = std::str::from_utf8(&input)
+        .map_err(|_| CliError("envelope is not text".into()))?
+        .trim();
+    let envelope = if input.starts_with('{') {
+        ok2cry_client::Envelope::from_json(input)
+    } else {
+        ok2cry_client::Envelope::from_compact(input)
+    }
+    .map_err(fail("envelope"))?;
+    let plaintext = client
+        .open(envelope.key_id(), &envelope)
+        .await
+        .map_err(fail("open"))?;
+    std::io::stdout()
+        .write_all(plaintext.expose_secret())
+        .map_err(fail("stdout"))
+}
+
+async fn key_command(command: KeyCommand) -> Result<(), CliError> {
+    match command {
+        KeyCommand::Create {
+            service,
+            ttl,
+            max_opens,
+            opener,
+            context,
+            label,
+        } => {
+            let client = service_client(&service)?;
+            let request = ok2cry_client::http::CreateKey {
+                ttl_seconds: ttl,
+                max_opens,
+                opener,
+                context,
+                label,
+            };
+            let key = client.create_key(&request).await.map_err(fail("create"))?;
+            println!("{}", serde_json::to_string(&key).map_err(fail("JSON"))?);
+            Ok(())
+        }
+        KeyCommand::Delete { service, key_id } => {
+            let client = service_client(&service)?;
+            let id = ok2cry_client::KeyId::new(key_id).map_err(fail("key id"))?;
+            client.delete_key(&id).await.map_err(fail("delete"))?;
+            println!("destroyed {id}");
             Ok(())
         }
     }
