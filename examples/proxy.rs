@@ -2,6 +2,9 @@
 //! envelopes untouched (checking only that they are well formed, with `ForwardLayer`) and logs
 //! everything it forwards — which is only ever ciphertext and public keys.
 //!
+//! It also serves the end user's web page (`examples/web/`) and, under `/modules/`, the pinned
+//! npm packages it uses (`tests/interop/node_modules`: @hpke/core, jose).
+//!
 //! `cargo run --example proxy -- --listen 127.0.0.1:9444 --upstream https://localhost:9443 --pki dev-pki`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use ok2cry_client::forward::ForwardLayer;
 use ok2cry_client::headers;
 use std::sync::Arc;
+use tower_http::services::{ServeDir, ServeFile};
 
 struct Proxy {
     upstream: String,
@@ -83,7 +87,19 @@ async fn main() {
         client: common::https_client(&pki),
     });
     // The layer refuses malformed Ok2cry-* headers in both directions; it never needs a key.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let web = root.join("examples/web");
+    let modules = common::arg(
+        "modules",
+        &root
+            .join("tests/interop/node_modules")
+            .display()
+            .to_string(),
+    );
     let router = Router::new()
+        .route_service("/", ServeFile::new(web.join("index.html")))
+        .route_service("/app.mjs", ServeFile::new(web.join("app.mjs")))
+        .nest_service("/modules", ServeDir::new(modules))
         .fallback(forward)
         .with_state(state)
         .layer(ForwardLayer::new().with_logging(true));
