@@ -182,6 +182,34 @@ async fn sigkill_under_load_then_restart_closes_out_every_key() {
     let name = ok2cry::audit::verify::key_name_in(&audit).unwrap();
     let report = ok2cry::audit::verify_log(&audit, &pem, &name, 1000);
     assert!(report.is_ok(), "{:#?}", report.violations);
+
+    // The auditor's command line says the same, then catches a single altered event.
+    let cli = |dir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_ok2cry"))
+            .args(["audit", "verify", "--dir"])
+            .arg(dir)
+            .arg("--key")
+            .arg(audit.join("audit-key.pub.pem"))
+            .output()
+            .unwrap()
+    };
+    let out = cli(&audit);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("result: OK") && text.contains("process_lost"),
+        "{text}"
+    );
+    let first = ok2cry::audit::store::segment_path(&audit, 1);
+    let original = std::fs::read_to_string(&first).unwrap();
+    std::fs::write(
+        &first,
+        original.replacen("\"reason\":\"consumed\"", "\"reason\":\"revoked\"", 1),
+    )
+    .unwrap();
+    let out = cli(&audit);
+    assert!(!out.status.success(), "an altered event was not detected");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("VIOLATION"));
 }
 
 fn wait(mut child: Child) -> std::process::ExitStatus {
