@@ -622,6 +622,20 @@ fn seal(args: SealArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Reads an envelope (JSON or compact form) from stdin.
+fn read_envelope_stdin() -> Result<ok2cry_client::Envelope, CliError> {
+    let input = read_stdin()?;
+    let input = std::str::from_utf8(&input)
+        .map_err(|_| CliError("envelope is not text".into()))?
+        .trim();
+    if input.starts_with('{') {
+        ok2cry_client::Envelope::from_json(input)
+    } else {
+        ok2cry_client::Envelope::from_compact(input)
+    }
+    .map_err(fail("envelope"))
+}
+
 fn open_local(key_file: &Path, context: &str, keep_key: bool) -> Result<(), CliError> {
     use base64ct::{Base64UrlUnpadded, Encoding};
     use std::io::Write;
@@ -639,16 +653,7 @@ fn open_local(key_file: &Path, context: &str, keep_key: bool) -> Result<(), CliE
     let private =
         ok2cry_client::PrivateKey::from_secret_bytes(&scalar).map_err(fail("key file"))?;
     let key = ok2cry_client::LocalKey::from_private(private);
-    let input = read_stdin()?;
-    let input = std::str::from_utf8(&input)
-        .map_err(|_| CliError("envelope is not text".into()))?
-        .trim();
-    let envelope = if input.starts_with('{') {
-        ok2cry_client::Envelope::from_json(input)
-    } else {
-        ok2cry_client::Envelope::from_compact(input)
-    }
-    .map_err(fail("envelope"))?;
+    let envelope = read_envelope_stdin()?;
     let plaintext = key.open(context, &envelope).map_err(fail("open"))?;
     if !keep_key {
         std::fs::remove_file(key_file).map_err(fail("cannot delete the key file"))?;
@@ -778,16 +783,7 @@ fn service_client(args: &ServiceArgs) -> Result<ok2cry_client::http::Ok2cryClien
 async fn open_service(args: &ServiceArgs) -> Result<(), CliError> {
     use std::io::Write;
     let client = service_client(args)?;
-    let input = read_stdin()?;
-    let input = std::str::from_utf8(&input)
-        .map_err(|_| CliError("envelope is not text".into()))?
-        .trim();
-    let envelope = if input.starts_with('{') {
-        ok2cry_client::Envelope::from_json(input)
-    } else {
-        ok2cry_client::Envelope::from_compact(input)
-    }
-    .map_err(fail("envelope"))?;
+    let envelope = read_envelope_stdin()?;
     let plaintext = client
         .open(envelope.key_id(), &envelope)
         .await
