@@ -4,51 +4,23 @@
 
 mod common;
 
-use common::{TestServer, problem};
+use common::{TestServer, create, now_secs, open, problem, verified};
 use ok2cry::audit::merkle;
 use ok2cry_client::{Envelope, Jwks, KeyToken};
 use serde_json::{Value, json};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 async fn create_and_open(server: &TestServer) -> String {
-    let c = server.client("card-api");
-    let key: Value = c
-        .post(server.url("/v1/keys"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let jwks: Jwks = c
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let vk = KeyToken::parse(key["token"].as_str().unwrap())
-        .unwrap()
-        .verify(&jwks, now_secs())
-        .unwrap();
+    let key = create(server, "card-api", json!({})).await;
+    let vk = verified(
+        server,
+        "card-api",
+        key["token"].as_str().unwrap(),
+        now_secs(),
+    )
+    .await;
     let env = Envelope::seal(&vk, b"1234").unwrap();
     let id = key["key_id"].as_str().unwrap().to_owned();
-    let r = c
-        .post(server.url(&format!("/v1/keys/{id}/open")))
-        .json(&json!({"envelope": env.to_json_value()}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(open(server, "card-api", &id, &env).await.status(), 200);
     id
 }
 

@@ -3,59 +3,10 @@
 
 mod common;
 
-use common::{Options, TestServer, client_with, problem};
+use common::{Options, TestServer, client_with, create, now_secs, open, problem, verified};
 use ok2cry::clock::ManualClock;
-use ok2cry_client::{Envelope, Jwks, KeyToken, VerifiedKey};
+use ok2cry_client::Envelope;
 use serde_json::{Value, json};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-async fn create(server: &TestServer, who: &str, body: Value) -> Value {
-    let r = server
-        .client(who)
-        .post(server.url("/v1/keys"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{:?}", r.text().await);
-    assert!(r.headers().get("ok2cry-key").is_some());
-    r.json().await.unwrap()
-}
-
-async fn verified(server: &TestServer, who: &str, token: &str, now: u64) -> VerifiedKey {
-    let jwks: Jwks = server
-        .client(who)
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    KeyToken::parse(token).unwrap().verify(&jwks, now).unwrap()
-}
-
-async fn open(
-    server: &TestServer,
-    who: &str,
-    key_id: &str,
-    envelope: &Envelope,
-) -> reqwest::Response {
-    server
-        .client(who)
-        .post(server.url(&format!("/v1/keys/{key_id}/open")))
-        .json(&json!({"envelope": envelope.to_json_value()}))
-        .send()
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn create_seal_open_then_second_open_is_refused() {

@@ -176,3 +176,63 @@ pub fn audit_events_in(dir: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// Now, in Unix seconds.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Creates a key as `who` (asserting 201 and the Ok2cry-Key header).
+pub async fn create(server: &TestServer, who: &str, body: serde_json::Value) -> serde_json::Value {
+    let r = server
+        .client(who)
+        .post(server.url("/v1/keys"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    assert!(r.headers().get("ok2cry-key").is_some());
+    r.json().await.unwrap()
+}
+
+/// Fetches the JWKS and verifies `token` at `now`.
+pub async fn verified(
+    server: &TestServer,
+    who: &str,
+    token: &str,
+    now: u64,
+) -> ok2cry_client::VerifiedKey {
+    let jwks: ok2cry_client::Jwks = server
+        .client(who)
+        .get(server.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    ok2cry_client::KeyToken::parse(token)
+        .unwrap()
+        .verify(&jwks, now)
+        .unwrap()
+}
+
+/// Opens `envelope` with key `key_id` as `who`.
+pub async fn open(
+    server: &TestServer,
+    who: &str,
+    key_id: &str,
+    envelope: &ok2cry_client::Envelope,
+) -> reqwest::Response {
+    server
+        .client(who)
+        .post(server.url(&format!("/v1/keys/{key_id}/open")))
+        .json(&serde_json::json!({"envelope": envelope.to_json_value()}))
+        .send()
+        .await
+        .unwrap()
+}
