@@ -20,7 +20,9 @@
 //! - [`api`]: the HTTP routes (`fn app(state) -> Router`).
 //! - [`server`]: the TLS listener and `run(listener, …, shutdown)`.
 //! - [`node`]: start-up and shutdown of a whole node, in order.
-//! - [`audit_sink`]: custody's lifecycle events into the audit log (`ok2cry-audit`).
+//! - [`audit`]: the audit transparency log (Merkle trees, signed checkpoints, receipts,
+//!   offline verification).
+//! - [`audit_sink`]: custody's lifecycle events into the audit log.
 //! - [`dev`]: `serve --dev`, a local setup with a dev PKI.
 //! - [`hardening`]: RAM-only process hardening (core dumps, dumpable, mlockall).
 //! - [`cli`]: the command line.
