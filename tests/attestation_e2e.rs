@@ -5,7 +5,7 @@
 mod common;
 
 use base64ct::{Base64, Encoding};
-use common::{TestServer, problem};
+use common::{TestServer, get, problem};
 use ok2cry_attestation::{AttestationError, Policy, RootFingerprint, verify, verify_binding};
 use ok2cry_client::{Jwks, KeyToken};
 use serde_json::{Value, json};
@@ -16,14 +16,14 @@ async fn attestation_binds_the_signing_keys_that_sign_key_tokens() {
     let server = TestServer::start().await;
     let c = server.client("card-api");
     let nonce = [7u8; 32];
-    let r: Value = c
-        .get(server.url(&format!("/v1/attestation?nonce={}", hex::encode(nonce))))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Value = get(
+        &c,
+        server.url(&format!("/v1/attestation?nonce={}", hex::encode(nonce))),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(r["provider"], "development");
     let document = Base64::decode_vec(r["document"].as_str().unwrap()).unwrap();
     let dev_root = Base64::decode_vec(r["dev_root_certificate"].as_str().unwrap()).unwrap();
@@ -44,21 +44,14 @@ async fn attestation_binds_the_signing_keys_that_sign_key_tokens() {
     assert!(verify(&document, &stale, SystemTime::now()).is_err());
 
     // The JWKS as fetched, and the audit key, must be exactly what the document commits to.
-    let jwks: Jwks = c
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
+    let jwks: Jwks = get(&c, server.url("/.well-known/jwks.json"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     let thumbprints: Vec<String> = jwks.keys.iter().map(|k| k.thumbprint()).collect();
-    let audit_key: Value = server
-        .client("auditor")
-        .get(server.url("/v1/audit/key"))
-        .send()
+    let audit_key: Value = get(&server.client("auditor"), server.url("/v1/audit/key"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -121,18 +114,7 @@ async fn attestation_binds_the_signing_keys_that_sign_key_tokens() {
         .is_err()
     );
 
-    problem(
-        c.get(server.url("/v1/attestation")).send().await.unwrap(),
-        400,
-    )
-    .await;
-    problem(
-        c.get(server.url("/v1/attestation?nonce=zz"))
-            .send()
-            .await
-            .unwrap(),
-        400,
-    )
-    .await;
+    problem(get(&c, server.url("/v1/attestation")).await, 400).await;
+    problem(get(&c, server.url("/v1/attestation?nonce=zz")).await, 400).await;
     server.stop().await;
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestServer, create, now_secs, open, problem, verified};
+use common::{TestServer, create, get, now_secs, open, problem, verified};
 use ok2cry::audit::merkle;
 use ok2cry_client::{Envelope, Jwks, KeyToken};
 use serde_json::{Value, json};
@@ -28,11 +28,7 @@ async fn create_and_open(server: &TestServer) -> String {
 async fn auditor_reads_events_checkpoints_proofs_and_receipts() {
     let server = TestServer::start().await;
     let auditor = server.client("auditor");
-    let mut stream = auditor
-        .get(server.url("/v1/audit/stream"))
-        .send()
-        .await
-        .unwrap();
+    let mut stream = get(&auditor, server.url("/v1/audit/stream")).await;
     assert_eq!(stream.status(), 200);
     let key_id = create_and_open(&server).await;
 
@@ -50,85 +46,65 @@ async fn auditor_reads_events_checkpoints_proofs_and_receipts() {
     drop(stream);
 
     // Paging.
-    let page: Value = auditor
-        .get(server.url("/v1/audit/events?after=0&limit=2"))
-        .send()
+    let page: Value = get(&auditor, server.url("/v1/audit/events?after=0&limit=2"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(page["events"].as_array().unwrap().len(), 2);
     assert_eq!(page["events"][0]["seq"], 1);
     problem(
-        auditor
-            .get(server.url("/v1/audit/events?limit=0"))
-            .send()
-            .await
-            .unwrap(),
+        get(&auditor, server.url("/v1/audit/events?limit=0")).await,
         400,
     )
     .await;
     problem(
-        auditor
-            .get(server.url("/v1/audit/events?after=x"))
-            .send()
-            .await
-            .unwrap(),
+        get(&auditor, server.url("/v1/audit/events?after=x")).await,
         400,
     )
     .await;
 
     // The audit key, a checkpoint, a consistency proof between two checkpoints.
-    let key: Value = auditor
-        .get(server.url("/v1/audit/key"))
-        .send()
+    let key: Value = get(&auditor, server.url("/v1/audit/key"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     let pem = key["public_key_pem"].as_str().unwrap();
     let name = key["key_name"].as_str().unwrap();
-    let first = auditor
-        .get(server.url("/v1/audit/checkpoint"))
-        .send()
+    let first = get(&auditor, server.url("/v1/audit/checkpoint"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     let first = ok2cry::audit::note::verify_note(&first, pem, name).unwrap();
     create_and_open(&server).await;
-    let receipt: Value = auditor
-        .get(server.url(&format!("/v1/audit/receipts/{key_id}")))
-        .send()
+    let receipt: Value = get(
+        &auditor,
+        server.url(&format!("/v1/audit/receipts/{key_id}")),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let second = get(&auditor, server.url("/v1/audit/checkpoint"))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let second = auditor
-        .get(server.url("/v1/audit/checkpoint"))
-        .send()
-        .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     let second = ok2cry::audit::note::verify_note(&second, pem, name).unwrap();
     assert!(second.size > first.size);
-    let proof: Value = auditor
-        .get(server.url(&format!(
+    let proof: Value = get(
+        &auditor,
+        server.url(&format!(
             "/v1/audit/consistency?old={}&new={}",
             first.size, second.size
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        )),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let hashes: Vec<merkle::Hash> = proof["proof"]
         .as_array()
         .unwrap()
@@ -156,21 +132,12 @@ async fn auditor_reads_events_checkpoints_proofs_and_receipts() {
 
     // Only auditors.
     problem(
-        server
-            .client("card-api")
-            .get(server.url("/v1/audit/events"))
-            .send()
-            .await
-            .unwrap(),
+        get(&server.client("card-api"), server.url("/v1/audit/events")).await,
         403,
     )
     .await;
     problem(
-        auditor
-            .get(server.url("/v1/audit/receipts/dev1_nosuchkey"))
-            .send()
-            .await
-            .unwrap(),
+        get(&auditor, server.url("/v1/audit/receipts/dev1_nosuchkey")).await,
         404,
     )
     .await;
@@ -181,11 +148,8 @@ async fn auditor_reads_events_checkpoints_proofs_and_receipts() {
 async fn when_the_log_cannot_be_written_creation_fails_closed_and_opens_go_on() {
     let server = TestServer::start().await;
     let c = server.client("card-api");
-    let jwks: Jwks = c
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
+    let jwks: Jwks = get(&c, server.url("/.well-known/jwks.json"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

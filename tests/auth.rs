@@ -5,7 +5,7 @@
 mod common;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use common::{Options, TestServer, client_with, problem};
+use common::{Options, TestServer, client_with, get, problem};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use p256::elliptic_curve::Generate;
@@ -272,12 +272,8 @@ async fn revocation_takes_effect_on_reload_without_restart() {
     );
     // Others are unaffected.
     assert_eq!(
-        server
-            .client("card-api")
-            .get(server.url("/healthz"))
-            .send()
+        get(&server.client("card-api"), server.url("/healthz"))
             .await
-            .unwrap()
             .status(),
         200
     );

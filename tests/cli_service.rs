@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{TestServer, get};
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -62,15 +62,14 @@ async fn create_seal_open_delete_from_the_command_line() {
     let key: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("token"), key["token"].as_str().unwrap()).unwrap();
-    let jwks = server
-        .client("card-api")
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let jwks = get(
+        &server.client("card-api"),
+        server.url("/.well-known/jwks.json"),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     std::fs::write(dir.path().join("jwks.json"), jwks).unwrap();
     let d = |f: &str| dir.path().join(f).to_str().unwrap().to_owned();
     let sealed = ok2cry(
@@ -114,12 +113,11 @@ async fn create_seal_open_delete_from_the_command_line() {
         "{}",
         String::from_utf8_lossy(&deleted.stderr)
     );
-    let r = server
-        .client("card-api")
-        .get(server.url(&format!("/v1/keys/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let r = get(
+        &server.client("card-api"),
+        server.url(&format!("/v1/keys/{id}")),
+    )
+    .await;
     assert_eq!(r.status(), 410);
     server.stop().await;
 }

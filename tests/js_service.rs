@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{TestServer, get};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -68,11 +68,8 @@ async fn js_seals_to_a_service_key_and_the_service_opens() {
         .json()
         .await
         .unwrap();
-    let jwks = c
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
+    let jwks = get(&c, server.url("/.well-known/jwks.json"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

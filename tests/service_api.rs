@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Options, TestServer, client_with, create, now_secs, open, problem, verified};
+use common::{Options, TestServer, client_with, create, get, now_secs, open, problem, verified};
 use ok2cry::clock::ManualClock;
 use ok2cry_client::Envelope;
 use serde_json::{Value, json};
@@ -38,12 +38,11 @@ async fn create_seal_open_then_second_open_is_refused() {
     let gone = problem(open(&server, "card-api", key_id, &envelope).await, 410).await;
     assert_eq!(gone["reason"], "consumed");
     assert!(gone["destroyed_at"].as_str().unwrap().ends_with('Z'));
-    let r = server
-        .client("card-api")
-        .get(server.url(&format!("/v1/keys/{key_id}")))
-        .send()
-        .await
-        .unwrap();
+    let r = get(
+        &server.client("card-api"),
+        server.url(&format!("/v1/keys/{key_id}")),
+    )
+    .await;
     assert_eq!(problem(r, 410).await["reason"], "consumed");
 
     // The compact header form works too.
@@ -199,12 +198,11 @@ async fn full_store_answers_503_with_retry_after() {
     assert_eq!(r.headers().get("retry-after").unwrap(), "1");
     problem(r, 503).await;
     // Nothing live was evicted.
-    let r = server
-        .client("card-api")
-        .get(server.url(&format!("/v1/keys/{}", a["key_id"].as_str().unwrap())))
-        .send()
-        .await
-        .unwrap();
+    let r = get(
+        &server.client("card-api"),
+        server.url(&format!("/v1/keys/{}", a["key_id"].as_str().unwrap())),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     server.stop().await;
 }
@@ -231,12 +229,8 @@ async fn no_certificate_or_foreign_ca_is_refused_at_the_handshake() {
     assert!(foreign.get(server.url("/healthz")).send().await.is_err());
     // The right certificate works.
     assert_eq!(
-        server
-            .client("card-api")
-            .get(server.url("/healthz"))
-            .send()
+        get(&server.client("card-api"), server.url("/healthz"))
             .await
-            .unwrap()
             .status(),
         200
     );
@@ -413,26 +407,11 @@ async fn bad_input_gets_a_4xx_that_says_what_was_wrong_and_loses_nothing() {
     )
     .await;
     // Bad key ids, unknown keys, too large bodies.
-    problem(
-        c.get(server.url("/v1/keys/bad.id")).send().await.unwrap(),
-        400,
-    )
-    .await;
-    problem(
-        c.get(server.url("/v1/keys/dev1_doesnotexist"))
-            .send()
-            .await
-            .unwrap(),
-        404,
-    )
-    .await;
+    problem(get(&c, server.url("/v1/keys/bad.id")).await, 400).await;
+    problem(get(&c, server.url("/v1/keys/dev1_doesnotexist")).await, 404).await;
     let huge = json!({"envelope": "v1.a.".to_owned() + &"A".repeat(200_000)});
     problem(c.post(&open_url).json(&huge).send().await.unwrap(), 413).await;
-    problem(
-        c.get(server.url("/no/such/route")).send().await.unwrap(),
-        404,
-    )
-    .await;
+    problem(get(&c, server.url("/no/such/route")).await, 404).await;
 
     // After all that, the key still opens.
     let r = c
@@ -470,53 +449,30 @@ async fn delete_jwks_readyz_metrics_openapi() {
         204
     );
     let p = problem(
-        c.get(server.url(&format!("/v1/keys/{key_id}")))
-            .send()
-            .await
-            .unwrap(),
+        get(&c, server.url(&format!("/v1/keys/{key_id}"))).await,
         410,
     )
     .await;
     assert_eq!(p["reason"], "revoked");
 
-    let jwks: Value = c
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
+    let jwks: Value = get(&c, server.url("/.well-known/jwks.json"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(jwks["keys"][0]["alg"], "ES256");
     assert_eq!(jwks["keys"][0]["use"], "sig");
-    let ready: Value = c
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: Value = get(&c, server.url("/readyz")).await.json().await.unwrap();
     assert_eq!(ready["ready"], true);
     assert_eq!(ready["hardening"]["core_dumps_disabled"], true);
-    let metrics = c
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get(&c, server.url("/metrics")).await.text().await.unwrap();
     assert!(metrics.contains("ok2cry_keys_created_total 1"), "{metrics}");
     assert!(
         metrics.contains("ok2cry_keys_destroyed_total{reason=\"revoked\"} 1"),
         "{metrics}"
     );
-    let openapi: Value = c
-        .get(server.url("/openapi.json"))
-        .send()
+    let openapi: Value = get(&c, server.url("/openapi.json"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

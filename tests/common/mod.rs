@@ -236,3 +236,8 @@ pub async fn open(
         .await
         .unwrap()
 }
+
+/// GET `url` with `client`, expecting a response (any status).
+pub async fn get(client: &reqwest::Client, url: String) -> reqwest::Response {
+    client.get(url).send().await.unwrap()
+}
