@@ -7,6 +7,7 @@
 //! `sealed` is `enc (65 bytes) || ciphertext`; see [`crate::suite`]. An envelope holds only
 //! ciphertext, so it may be logged, copied and forwarded freely.
 
+use crate::provider::{self, CryptoProvider};
 use crate::suite::{self, ENC_LEN, MAX_SEALED_LEN, TAG_LEN, VERSION};
 use crate::{Error, KeyId, PublicKey, VerifiedKey, b64};
 use serde::{Deserialize, Serialize};
@@ -30,13 +31,47 @@ struct EnvelopeJson {
 }
 
 impl Envelope {
-    /// Seals `plaintext` to a verified service key, binding its key id and context.
+    /// Seals `plaintext` to a verified service key, binding its key id and context (default
+    /// provider).
     pub fn seal(key: &VerifiedKey, plaintext: &[u8]) -> Result<Self, Error> {
-        Self::seal_to(key.public_key(), key.key_id(), key.context(), plaintext)
+        Self::seal_with(provider::default_provider(), key, plaintext)
     }
 
-    /// Seals to a raw public key (an end user's own key) under `key_id` and `context`.
+    /// [`Envelope::seal`] with the given provider.
+    pub fn seal_with(
+        provider: &dyn CryptoProvider,
+        key: &VerifiedKey,
+        plaintext: &[u8],
+    ) -> Result<Self, Error> {
+        Self::seal_to_with(
+            provider,
+            key.public_key(),
+            key.key_id(),
+            key.context(),
+            plaintext,
+        )
+    }
+
+    /// Seals to a raw public key (an end user's own key) under `key_id` and `context` (default
+    /// provider).
     pub fn seal_to(
+        public_key: &PublicKey,
+        key_id: &KeyId,
+        context: &str,
+        plaintext: &[u8],
+    ) -> Result<Self, Error> {
+        Self::seal_to_with(
+            provider::default_provider(),
+            public_key,
+            key_id,
+            context,
+            plaintext,
+        )
+    }
+
+    /// [`Envelope::seal_to`] with the given provider.
+    pub fn seal_to_with(
+        provider: &dyn CryptoProvider,
         public_key: &PublicKey,
         key_id: &KeyId,
         context: &str,
@@ -44,7 +79,7 @@ impl Envelope {
     ) -> Result<Self, Error> {
         suite::check_context(context)?;
         let info = suite::info(key_id, context);
-        let sealed = suite::seal_bytes(&public_key.to_hpke()?, &info, plaintext)?;
+        let sealed = suite::seal_bytes(provider, public_key, &info, plaintext)?;
         Ok(Self {
             key_id: key_id.clone(),
             sealed,

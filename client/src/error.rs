@@ -63,4 +63,7 @@ pub enum Error {
     /// Sealing failed (the recipient key was refused by the KEM).
     #[error("cannot seal to this key")]
     SealFailed,
+    /// The cryptographic library failed (random source, internal error). Says nothing more.
+    #[error("cryptographic operation failed")]
+    Crypto,
 }

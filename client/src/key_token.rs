@@ -9,11 +9,9 @@
 //! A parsed [`KeyToken`] is untrusted; only [`KeyToken::verify`] yields a [`VerifiedKey`], the
 //! one type that can be sealed to. Checks happen in the order given in docs/PROTOCOL.md §6.
 
+use crate::provider::{self, CryptoProvider, Es256Signer};
 use crate::suite::{self, SUITE_NAME, VERSION};
-use crate::{Error, Jwks, KeyId, PublicJwk, PublicKey, b64};
-use p256::ecdsa::signature::{Signer, Verifier};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-use p256::elliptic_curve::Generate;
+use crate::{Error, Jwks, KeyId, PrivateKey, PublicJwk, PublicKey, b64};
 use serde::{Deserialize, Serialize};
 
 /// The JWS `typ` of a key token.
@@ -119,8 +117,19 @@ impl KeyToken {
         &self.compact
     }
 
-    /// Verifies the token against the service's JWK set at time `now` (Unix seconds).
+    /// Verifies the token against the service's JWK set at time `now` (Unix seconds), with
+    /// the default provider.
     pub fn verify(&self, jwks: &Jwks, now: u64) -> Result<VerifiedKey, Error> {
+        self.verify_with(provider::default_provider(), jwks, now)
+    }
+
+    /// [`KeyToken::verify`] with the given provider (for the ES256 check).
+    pub fn verify_with(
+        &self,
+        provider: &dyn CryptoProvider,
+        jwks: &Jwks,
+        now: u64,
+    ) -> Result<VerifiedKey, Error> {
         if self.header.alg != ALG {
             return Err(Error::UnsupportedAlgorithm);
         }
@@ -134,14 +143,13 @@ impl KeyToken {
         {
             return Err(Error::UnknownSigningKey);
         }
-        let verifying_key = VerifyingKey::from(*jwk.to_public_key()?.as_p256());
-        let signature = Signature::from_slice(&self.signature).map_err(|_| Error::BadSignature)?;
+        let verifying_key = jwk.to_public_key()?;
         let signing_input = match self.compact.rfind('.') {
             Some(end) => &self.compact[..end],
             None => return Err(Error::BadSignature),
         };
-        verifying_key
-            .verify(signing_input.as_bytes(), &signature)
+        provider
+            .es256_verify(&verifying_key, signing_input.as_bytes(), &self.signature)
             .map_err(|_| Error::BadSignature)?;
 
         // The signature is good: the claims are the service's. Now check what they say.
@@ -230,33 +238,43 @@ impl VerifiedKey {
 
 /// The issuing side: a service signing key (ES256) that signs key tokens.
 ///
-/// A secret type: derives nothing, and the inner `SigningKey` zeroizes on drop.
+/// A secret type: derives nothing; the key is held by a provider's [`Es256Signer`], which
+/// zeroizes it (or has its library cleanse it) on drop.
 pub struct TokenSigner {
-    key: SigningKey,
+    key: Box<dyn Es256Signer>,
     kid: String,
 }
 
 impl TokenSigner {
-    /// A fresh signing key from the operating system's random source.
+    /// A fresh signing key from the operating system's random source (default provider).
     pub fn generate() -> Self {
-        Self::from_signing_key(SigningKey::generate())
+        Self::from_private(&PrivateKey::generate(), provider::default_provider())
+            .unwrap_or_else(|_| unreachable_signer())
     }
 
-    /// A signing key from its big-endian scalar (tests and vectors).
+    /// A fresh signing key made and used by `provider`.
+    pub fn generate_with(provider: &dyn CryptoProvider) -> Result<Self, Error> {
+        let (private, _) = provider.generate_p256()?;
+        Self::from_private(&private, provider)
+    }
+
+    /// A signing key from its big-endian scalar (tests and vectors), default provider.
     pub fn from_secret_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        // `from_slice` would left-pad short input; a P-256 scalar is exactly 32 bytes.
-        if bytes.len() != 32 {
-            return Err(Error::InvalidPrivateKey);
-        }
-        SigningKey::from_slice(bytes)
-            .map(Self::from_signing_key)
-            .map_err(|_| Error::InvalidPrivateKey)
+        Self::from_secret_bytes_with(provider::default_provider(), bytes)
     }
 
-    fn from_signing_key(key: SigningKey) -> Self {
-        let public = PublicKey::from_p256(p256::PublicKey::from(key.verifying_key()));
-        let kid = public.thumbprint();
-        Self { key, kid }
+    /// A signing key from its big-endian scalar, used by `provider`.
+    pub fn from_secret_bytes_with(
+        provider: &dyn CryptoProvider,
+        bytes: &[u8],
+    ) -> Result<Self, Error> {
+        Self::from_private(&PrivateKey::from_secret_bytes(bytes)?, provider)
+    }
+
+    fn from_private(private: &PrivateKey, provider: &dyn CryptoProvider) -> Result<Self, Error> {
+        let key = provider.es256_signer(private)?;
+        let kid = key.public_key().thumbprint();
+        Ok(Self { key, kid })
     }
 
     /// The key id: the RFC 7638 thumbprint of the public key.
@@ -266,7 +284,8 @@ impl TokenSigner {
 
     /// The public key as a JWK with `kid`, `use` "sig" and `alg` "ES256", for the JWK set.
     pub fn public_jwk(&self) -> PublicJwk {
-        PublicKey::from_p256(p256::PublicKey::from(self.key.verifying_key()))
+        self.key
+            .public_key()
             .to_jwk()
             .with_kid(self.kid.clone())
             .with_use_alg("sig", ALG)
@@ -284,11 +303,17 @@ impl TokenSigner {
         let payload =
             serde_json::to_vec(claims).map_err(|_| Error::Malformed("key token payload"))?;
         let mut compact = format!("{}.{}", b64::encode(&header), b64::encode(&payload));
-        let signature: Signature = self.key.sign(compact.as_bytes());
+        let signature = self.key.sign(compact.as_bytes())?;
         compact.push('.');
-        compact.push_str(&b64::encode(&signature.to_bytes()));
+        compact.push_str(&b64::encode(&signature));
         Ok(compact)
     }
+}
+
+#[cold]
+#[allow(clippy::panic)]
+fn unreachable_signer() -> ! {
+    panic!("invariant broken: the RustCrypto provider makes a signer from any valid scalar")
 }
 
 impl KeyTokenClaims {

@@ -10,6 +10,9 @@
 //! - [`jwk`]: public keys as RFC 7517 JWKs, JWK sets and RFC 7638 thumbprints.
 //! - [`public_key`]: a recipient public key from a JWK, an SPKI PEM or SEC1 bytes.
 //! - [`private_key`]: a P-256 private key (secret: derives nothing, zeroizes on drop).
+//! - [`provider`]: the crypto provider interface and its two implementations, RustCrypto
+//!   (default) and AWS-LC (feature `aws-lc`).
+//! - [`rfc9180`]: HPKE for the STRONG suite, written from RFC 9180 over a provider.
 //! - [`key_token`]: the service-signed key token (JWS compact, ES256): parse, verify into a
 //!   [`VerifiedKey`], and the issuing side.
 //! - [`envelope`]: sealed messages, their JSON and compact header forms, seal and open.
@@ -31,7 +34,9 @@ pub mod key_id;
 pub mod key_token;
 pub mod local_key;
 pub mod private_key;
+pub mod provider;
 pub mod public_key;
+pub mod rfc9180;
 pub mod secret;
 pub mod suite;
 
@@ -42,6 +47,7 @@ pub use key_id::KeyId;
 pub use key_token::{KeyToken, KeyTokenClaims, TokenSigner, VerifiedKey};
 pub use local_key::LocalKey;
 pub use private_key::PrivateKey;
+pub use provider::CryptoProvider;
 pub use public_key::PublicKey;
 pub use secret::Plaintext;
 

@@ -1,35 +1,41 @@
 //! A P-256 private key for the STRONG suite.
 //!
-//! A secret type: it derives nothing (no Debug, Clone or Serialize), the scalar inside is
-//! zeroized on drop (`p256::SecretKey` zeroizes itself), and its bytes leave only through
-//! [`PrivateKey::to_secret_bytes`], which returns a zeroizing buffer (the service wraps those
-//! bytes under a KEK at once).
+//! A secret type: it derives nothing (no Debug, Clone or Serialize), its scalar lives in a
+//! zeroizing buffer, and its bytes leave only through [`PrivateKey::to_secret_bytes`], which
+//! returns a zeroizing copy (the service wraps those bytes under a KEK at once), or into a
+//! [`CryptoProvider`] for the length of one operation.
 
-use crate::suite::{self, Kem};
-use crate::{Envelope, Error, KeyId, Plaintext, PublicKey};
-use hpke::{Deserializable, Kem as _, Serializable};
+use crate::provider::{self, CryptoProvider};
+use crate::{Envelope, Error, KeyId, Plaintext, PublicKey, suite};
 use p256::elliptic_curve::Generate;
 use zeroize::Zeroizing;
 
 /// Length of a serialized private scalar.
 pub const PRIVATE_KEY_LEN: usize = 32;
 
-/// A P-256 private key.
-pub struct PrivateKey(p256::SecretKey);
+/// A P-256 private key: a big-endian scalar in `[1, n)`.
+///
+/// The scalar sits in one heap buffer for the key's whole life: moving a `PrivateKey` moves a
+/// pointer, never the bytes, so no stale copy is left in a stack frame it passed through.
+pub struct PrivateKey(Box<Zeroizing<[u8; PRIVATE_KEY_LEN]>>);
 
 impl PrivateKey {
-    /// A fresh key from the operating system's random source.
+    /// A fresh key from the operating system's random source (default provider).
     pub fn generate() -> Self {
-        Self(p256::SecretKey::generate())
+        Self::from_p256(&p256::SecretKey::generate())
+    }
+
+    fn from_p256(key: &p256::SecretKey) -> Self {
+        let mut out = Box::new(Zeroizing::new([0u8; PRIVATE_KEY_LEN]));
+        let mut bytes = key.to_bytes();
+        out.copy_from_slice(&bytes);
+        zeroize::Zeroize::zeroize(bytes.as_mut_slice());
+        Self(out)
     }
 
     /// RFC 9180 `DeriveKeyPair(ikm)` for DHKEM(P-256): deterministic, for test vectors.
     pub fn derive_from_ikm(ikm: &[u8]) -> Result<Self, Error> {
-        let (sk, _pk) = Kem::derive_keypair(ikm);
-        let mut bytes = sk.to_bytes();
-        let key = Self::from_secret_bytes(&bytes);
-        zeroize::Zeroize::zeroize(bytes.as_mut_slice());
-        key
+        crate::rfc9180::derive_key_pair(provider::default_provider(), ikm)
     }
 
     /// Parses a big-endian scalar in `[1, n)`.
@@ -38,31 +44,54 @@ impl PrivateKey {
         if bytes.len() != PRIVATE_KEY_LEN {
             return Err(Error::InvalidPrivateKey);
         }
-        p256::SecretKey::from_slice(bytes)
-            .map(Self)
-            .map_err(|_| Error::InvalidPrivateKey)
+        // The range check (constant time in `p256`); the parsed key itself is dropped (it
+        // zeroizes) and the bytes are kept.
+        p256::SecretKey::from_slice(bytes).map_err(|_| Error::InvalidPrivateKey)?;
+        let mut out = Box::new(Zeroizing::new([0u8; PRIVATE_KEY_LEN]));
+        out.copy_from_slice(bytes);
+        Ok(Self(out))
     }
 
     /// The big-endian scalar, in a buffer that zeroizes on drop.
     pub fn to_secret_bytes(&self) -> Zeroizing<[u8; PRIVATE_KEY_LEN]> {
+        // Filled in place: `Zeroizing::new(*self.0)` would leave an unzeroized temporary.
         let mut out = Zeroizing::new([0u8; PRIVATE_KEY_LEN]);
-        let mut bytes = self.0.to_bytes();
-        out.copy_from_slice(&bytes);
-        zeroize::Zeroize::zeroize(bytes.as_mut_slice());
+        out.copy_from_slice(self.expose());
         out
     }
 
-    /// The matching public key.
-    pub fn public_key(&self) -> PublicKey {
-        PublicKey::from_p256(self.0.public_key())
+    /// The scalar, borrowed, for a provider's operation.
+    pub(crate) fn expose(&self) -> &[u8; PRIVATE_KEY_LEN] {
+        &self.0
     }
 
-    /// Opens `envelope`, which must be for `key_id` and, if it names a context, for `context`.
+    /// The matching public key (computed with `p256`).
+    pub fn public_key(&self) -> PublicKey {
+        match p256::SecretKey::from_slice(self.expose()) {
+            Ok(key) => PublicKey::from_p256(key.public_key()),
+            // The scalar was range-checked when this key was made.
+            Err(_) => unreachable_scalar(),
+        }
+    }
+
+    /// Opens `envelope`, which must be for `key_id` and, if it names a context, for `context`
+    /// (default provider).
     ///
     /// `key_id` and `context` come from the opener's own records, never from the envelope:
     /// they are bound into `info`, so a mismatch also makes decryption fail.
     pub fn open(
         &self,
+        key_id: &KeyId,
+        context: &str,
+        envelope: &Envelope,
+    ) -> Result<Plaintext, Error> {
+        self.open_with(provider::default_provider(), key_id, context, envelope)
+    }
+
+    /// [`PrivateKey::open`] with the given provider.
+    pub fn open_with(
+        &self,
+        provider: &dyn CryptoProvider,
         key_id: &KeyId,
         context: &str,
         envelope: &Envelope,
@@ -75,22 +104,37 @@ impl PrivateKey {
         {
             return Err(Error::ContextMismatch);
         }
-        self.open_sealed(key_id, context, envelope.sealed())
+        self.open_sealed_with(provider, key_id, context, envelope.sealed())
     }
 
-    /// Opens raw sealed bytes (`enc || ciphertext`) for `key_id` and `context`.
+    /// Opens raw sealed bytes (`enc || ciphertext`) for `key_id` and `context` (default
+    /// provider).
     pub fn open_sealed(
         &self,
         key_id: &KeyId,
         context: &str,
         sealed: &[u8],
     ) -> Result<Plaintext, Error> {
-        let info = suite::info(key_id, context);
-        let secret = self.to_secret_bytes();
-        let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(secret.as_slice())
-            .map_err(|_| Error::OpenFailed)?;
-        suite::open_bytes(&sk, &info, sealed).map(Plaintext::new)
+        self.open_sealed_with(provider::default_provider(), key_id, context, sealed)
     }
+
+    /// [`PrivateKey::open_sealed`] with the given provider.
+    pub fn open_sealed_with(
+        &self,
+        provider: &dyn CryptoProvider,
+        key_id: &KeyId,
+        context: &str,
+        sealed: &[u8],
+    ) -> Result<Plaintext, Error> {
+        let info = suite::info(key_id, context);
+        suite::open_bytes(provider, self, &info, sealed).map(Plaintext::from_zeroizing)
+    }
+}
+
+#[cold]
+#[allow(clippy::panic)]
+fn unreachable_scalar() -> ! {
+    panic!("invariant broken: a PrivateKey holds a scalar in [1, n)")
 }
 
 #[cfg(test)]
@@ -110,6 +154,9 @@ mod tests {
         let n = hex::decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")
             .unwrap();
         assert!(PrivateKey::from_secret_bytes(&n).is_err());
+        let mut below = n.clone();
+        below[31] -= 1;
+        assert!(PrivateKey::from_secret_bytes(&below).is_ok());
         assert!(PrivateKey::from_secret_bytes(&[1u8; 31]).is_err());
     }
 }

@@ -1,9 +1,7 @@
 //! A recipient public key: a P-256 point, validated on the curve and not the identity.
 
 use crate::jwk::PublicJwk;
-use crate::suite::Kem;
 use crate::{Error, b64};
-use hpke::Deserializable;
 use p256::elliptic_curve::sec1::ToSec1Point;
 use p256::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding};
 
@@ -72,10 +70,5 @@ impl PublicKey {
 
     pub(crate) fn from_p256(point: p256::PublicKey) -> Self {
         Self(point)
-    }
-
-    pub(crate) fn to_hpke(&self) -> Result<<Kem as hpke::Kem>::PublicKey, Error> {
-        <Kem as hpke::Kem>::PublicKey::from_bytes(&self.to_sec1_uncompressed())
-            .map_err(|_| Error::InvalidPublicKey)
     }
 }

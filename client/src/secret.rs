@@ -12,6 +12,11 @@ impl Plaintext {
         Self(Zeroizing::new(bytes))
     }
 
+    /// Takes bytes already in a zeroizing buffer (no copy left behind).
+    pub fn from_zeroizing(bytes: Zeroizing<Vec<u8>>) -> Self {
+        Self(bytes)
+    }
+
     /// The secret bytes.
     pub fn expose_secret(&self) -> &[u8] {
         &self.0

@@ -9,8 +9,9 @@
 //!
 //! and the sealed bytes are `enc (65-byte uncompressed point) || ciphertext`.
 
-use crate::{Error, KeyId};
-use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
+use crate::provider::CryptoProvider;
+use crate::{Error, KeyId, PrivateKey, PublicKey};
+use zeroize::Zeroizing;
 
 /// The HPKE KEM: DHKEM(P-256, HKDF-SHA256).
 pub type Kem = hpke::kem::DhP256HkdfSha256;
@@ -70,36 +71,33 @@ pub fn info(key_id: &KeyId, context: &str) -> Vec<u8> {
 ///
 /// The ephemeral key comes from the operating system's random source.
 pub(crate) fn seal_bytes(
-    recipient: &<Kem as hpke::Kem>::PublicKey,
+    provider: &dyn CryptoProvider,
+    recipient: &PublicKey,
     info: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, Error> {
     if plaintext.is_empty() || plaintext.len() > MAX_PLAINTEXT_LEN {
         return Err(Error::PlaintextSize);
     }
-    let (enc, ciphertext) =
-        hpke::single_shot_seal::<Aead, Kdf, Kem>(&OpModeS::Base, recipient, info, plaintext, b"")
-            .map_err(|_| Error::SealFailed)?;
-    let mut sealed = Vec::with_capacity(ENC_LEN + ciphertext.len());
-    sealed.extend_from_slice(&enc.to_bytes());
-    sealed.extend_from_slice(&ciphertext);
-    Ok(sealed)
+    provider
+        .hpke_seal(recipient, info, b"", plaintext)
+        .map_err(|_| Error::SealFailed)
 }
 
 /// HPKE base-mode single-shot open with empty AAD of `enc || ciphertext`.
 ///
 /// Every failure is [`Error::OpenFailed`]: which part was wrong is not revealed.
 pub(crate) fn open_bytes(
-    recipient: &<Kem as hpke::Kem>::PrivateKey,
+    provider: &dyn CryptoProvider,
+    recipient: &PrivateKey,
     info: &[u8],
     sealed: &[u8],
-) -> Result<Vec<u8>, Error> {
+) -> Result<Zeroizing<Vec<u8>>, Error> {
     if sealed.len() < ENC_LEN + TAG_LEN || sealed.len() > MAX_SEALED_LEN {
         return Err(Error::OpenFailed);
     }
-    let (enc, ciphertext) = sealed.split_at(ENC_LEN);
-    let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(enc).map_err(|_| Error::OpenFailed)?;
-    hpke::single_shot_open::<Aead, Kdf, Kem>(&OpModeR::Base, recipient, &enc, info, ciphertext, b"")
+    provider
+        .hpke_open(recipient, info, b"", sealed)
         .map_err(|_| Error::OpenFailed)
 }
 
