@@ -18,27 +18,61 @@ use std::sync::Arc;
 
 const NOW: Millis = 1_800_000_000_000;
 
-fn ours(c: &mut Criterion) {
+/// The protocol operations, once per crypto provider (RustCrypto, the reference, and AWS-LC),
+/// side by side: benchmark ids are `provider/<name>/<operation>`.
+fn providers(c: &mut Criterion) {
+    for p in ok2cry_client::provider::all() {
+        let mut g = c.benchmark_group(format!("provider/{}", p.name()));
+        g.bench_function("keygen", |b| {
+            b.iter(|| black_box(p.generate_p256().unwrap()))
+        });
+
+        let signer = TokenSigner::generate_with(p).unwrap();
+        let (key, public) = p.generate_p256().unwrap();
+        let id = KeyId::new("n1_benchmarkkey").unwrap();
+        let claims = KeyTokenClaims::new("ok2cry", id.clone(), &public, 1, 2, 1, None);
+        g.bench_function("token_sign", |b| {
+            b.iter(|| black_box(signer.sign(&claims).unwrap()))
+        });
+        // What a create costs in crypto: a fresh key pair and its signed token.
+        g.bench_function("keygen_and_token_sign", |b| {
+            b.iter(|| {
+                let (_, public) = p.generate_p256().unwrap();
+                let claims = KeyTokenClaims::new("ok2cry", id.clone(), &public, 1, 2, 1, None);
+                black_box(signer.sign(&claims).unwrap())
+            })
+        });
+        let token = signer.sign(&claims).unwrap();
+        let jwks = ok2cry_client::Jwks {
+            keys: vec![signer.public_jwk()],
+        };
+        g.bench_function("token_verify", |b| {
+            b.iter(|| {
+                black_box(
+                    KeyToken::parse(&token)
+                        .unwrap()
+                        .verify_with(p, &jwks, 1)
+                        .unwrap(),
+                )
+            })
+        });
+        g.bench_function("seal_16B", |b| {
+            b.iter(|| {
+                black_box(Envelope::seal_to_with(p, &public, &id, "", b"4111111111111111").unwrap())
+            })
+        });
+        let env = Envelope::seal_to_with(p, &public, &id, "", b"4111111111111111").unwrap();
+        g.bench_function("open_16B", |b| {
+            b.iter(|| black_box(key.open_with(p, &id, "", &env).unwrap()))
+        });
+        g.finish();
+    }
+}
+
+fn kek(c: &mut Criterion) {
     let mut g = c.benchmark_group("ok2cry");
-    g.bench_function("keygen", |b| b.iter(|| black_box(PrivateKey::generate())));
-
-    let signer = TokenSigner::generate();
-    let key = PrivateKey::generate();
-    let id = KeyId::new("n1_benchmarkkey").unwrap();
-    let claims = KeyTokenClaims::new("ok2cry", id.clone(), &key.public_key(), 1, 2, 1, None);
-    g.bench_function("token_sign", |b| {
-        b.iter(|| black_box(signer.sign(&claims).unwrap()))
-    });
-    let token = signer.sign(&claims).unwrap();
-    let jwks = ok2cry_client::Jwks {
-        keys: vec![signer.public_jwk()],
-    };
-    g.bench_function("token_verify", |b| {
-        b.iter(|| black_box(KeyToken::parse(&token).unwrap().verify(&jwks, 1).unwrap()))
-    });
-
     let (ring, _) = KekRing::new(NOW, 600_000, 3_600_000).unwrap();
-    let scalar = key.to_secret_bytes();
+    let scalar = PrivateKey::generate().to_secret_bytes();
     g.bench_function("kek_wrap", |b| {
         b.iter(|| black_box(ring.wrap(NOW, "n1_k", NOW + 1, &scalar).unwrap()))
     });
@@ -46,20 +80,17 @@ fn ours(c: &mut Criterion) {
     g.bench_function("kek_unwrap", |b| {
         b.iter(|| black_box(ring.unwrap_key("n1_k", NOW + 1, &wrapped).unwrap()))
     });
-
-    let public = key.public_key();
-    g.bench_function("seal_16B", |b| {
-        b.iter(|| black_box(Envelope::seal_to(&public, &id, "", b"4111111111111111").unwrap()))
-    });
-    let env = Envelope::seal_to(&public, &id, "", b"4111111111111111").unwrap();
-    g.bench_function("open_16B", |b| {
-        b.iter(|| black_box(key.open(&id, "", &env).unwrap()))
-    });
     g.finish();
 }
 
 fn service_path(c: &mut Criterion) {
-    let mut g = c.benchmark_group("service");
+    for p in ok2cry_client::provider::all() {
+        service_path_with(c, p);
+    }
+}
+
+fn service_path_with(c: &mut Criterion, provider: &'static dyn ok2cry_client::CryptoProvider) {
+    let mut g = c.benchmark_group(format!("service/{}", provider.name()));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -67,6 +98,7 @@ fn service_path(c: &mut Criterion) {
     let clock = ManualClock::new(NOW);
     let config = CustodyConfig {
         max_live_keys: 10_000_000,
+        provider,
         ..Default::default()
     };
     let custody = Custody::new(
@@ -214,5 +246,5 @@ fn audit_append(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ours, service_path, aws_lc, audit_append);
+criterion_group!(benches, providers, kek, service_path, aws_lc, audit_append);
 criterion_main!(benches);

@@ -2,14 +2,20 @@
 //! temporary directory, unless --url is given), driven over mTLS with keep-alive connections.
 //!
 //! ```sh
-//! cargo bench --bench loadgen -- --concurrency 32 --seconds 10
+//! cargo bench --bench loadgen -- --concurrency 32 --seconds 10 [--provider rustcrypto]
 //! ```
 //!
-//! Scenarios: `create` (POST /v1/keys), `pair` (create, seal, open), `open-rate` (opens at a
-//! fixed rate). Every loop is bounded by count and time and targets loopback only.
+//! Scenarios: `create` (POST /v1/keys), `pair` (create, verify the token, seal, open), `open`
+//! (open saturation: keys made and envelopes sealed first, untimed, then opened as fast as
+//! the concurrency allows), `open-rate` (opens at a fixed rate). Every loop is bounded by count
+//! and time and targets loopback only.
+//!
+//! `--provider` picks the service's crypto provider (`[crypto] provider`, default `aws-lc`).
+//! The load generator's own crypto (token verification and sealing, the client side) always
+//! uses AWS-LC, so that on a 2-core machine it takes as little CPU from the service as it can.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use ok2cry_client::{Envelope, Jwks, KeyToken};
+use ok2cry_client::{CryptoProvider, Envelope, Jwks, KeyToken};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +26,8 @@ struct Args {
     seconds: u64,
     max_requests: u64,
     rate: u64,
+    open_keys: usize,
+    provider: String,
     scenarios: Vec<String>,
 }
 
@@ -29,7 +37,14 @@ fn args() -> Args {
         seconds: 5,
         max_requests: 1_000_000,
         rate: 500,
-        scenarios: vec!["create".into(), "pair".into(), "open-rate".into()],
+        open_keys: 40_000,
+        provider: "aws-lc".into(),
+        scenarios: vec![
+            "create".into(),
+            "pair".into(),
+            "open".into(),
+            "open-rate".into(),
+        ],
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -38,6 +53,8 @@ fn args() -> Args {
             "--seconds" => a.seconds = it.next().unwrap().parse().unwrap(),
             "--max-requests" => a.max_requests = it.next().unwrap().parse().unwrap(),
             "--rate" => a.rate = it.next().unwrap().parse().unwrap(),
+            "--open-keys" => a.open_keys = it.next().unwrap().parse().unwrap(),
+            "--provider" => a.provider = it.next().unwrap(),
             "--scenario" => a.scenarios = vec![it.next().unwrap()],
             _ => {} // cargo bench passes --bench
         }
@@ -94,18 +111,59 @@ async fn create(c: &reqwest::Client, url: &str) -> Option<Value> {
     r.json().await.ok()
 }
 
-async fn open(c: &reqwest::Client, url: &str, jwks: &Jwks, key: &Value) -> bool {
+/// The client side's crypto: AWS-LC (see the module docs).
+const CLIENT_CRYPTO: &dyn CryptoProvider = &ok2cry_client::provider::AWS_LC;
+
+/// Verifies a created key's token and seals a PIN to it.
+fn seal_for(jwks: &Jwks, key: &Value) -> (String, Envelope) {
     let vk = KeyToken::parse(key["token"].as_str().unwrap())
         .unwrap()
-        .verify(jwks, now())
+        .verify_with(CLIENT_CRYPTO, jwks, now())
         .unwrap();
-    let env = Envelope::seal(&vk, b"1234").unwrap();
-    let id = key["key_id"].as_str().unwrap();
+    let env = Envelope::seal_with(CLIENT_CRYPTO, &vk, b"1234").unwrap();
+    (key["key_id"].as_str().unwrap().to_owned(), env)
+}
+
+async fn open_sealed(c: &reqwest::Client, url: &str, id: &str, env: &Envelope) -> bool {
     c.post(format!("{url}/v1/keys/{id}/open"))
         .json(&json!({"envelope": env.to_json_value()}))
         .send()
         .await
         .is_ok_and(|r| r.status() == 200)
+}
+
+async fn open(c: &reqwest::Client, url: &str, jwks: &Jwks, key: &Value) -> bool {
+    let (id, env) = seal_for(jwks, key);
+    open_sealed(c, url, &id, &env).await
+}
+
+/// Makes `n` keys with `concurrency` workers and seals an envelope to each (not timed).
+async fn prepare_sealed(
+    c: &reqwest::Client,
+    url: &str,
+    jwks: &Jwks,
+    n: usize,
+    concurrency: usize,
+) -> Vec<(String, Envelope)> {
+    let mut tasks = Vec::new();
+    for w in 0..concurrency {
+        let share = n / concurrency + usize::from(w < n % concurrency);
+        let (c, url, jwks) = (c.clone(), url.to_owned(), jwks.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::with_capacity(share);
+            for _ in 0..share {
+                if let Some(k) = create(&c, &url).await {
+                    out.push(seal_for(&jwks, &k));
+                }
+            }
+            out
+        }));
+    }
+    let mut all = Vec::with_capacity(n);
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all
 }
 
 async fn run(a: Args, url: String, pki: PathBuf) {
@@ -120,13 +178,53 @@ async fn run(a: Args, url: String, pki: PathBuf) {
         .unwrap();
     let jwks = Arc::new(jwks);
     println!(
-        "target {url}, concurrency {}, {} s per scenario",
-        a.concurrency, a.seconds
+        "target {url}, service provider {}, concurrency {}, {} s per scenario",
+        a.provider, a.concurrency, a.seconds
     );
     for scenario in &a.scenarios {
         let deadline = Instant::now() + Duration::from_secs(a.seconds);
         let budget = Arc::new(std::sync::atomic::AtomicU64::new(a.max_requests));
         let started = Instant::now();
+        if scenario == "open" {
+            // Open saturation: only the opens are timed.
+            let sealed = prepare_sealed(&c, &url, &jwks, a.open_keys, a.concurrency).await;
+            let queue = Arc::new(std::sync::Mutex::new(sealed));
+            let deadline = Instant::now() + Duration::from_secs(a.seconds);
+            let started = Instant::now();
+            let mut tasks = Vec::new();
+            for _ in 0..a.concurrency {
+                let (c, url, queue) = (c.clone(), url.clone(), queue.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    let mut errors = 0u64;
+                    while Instant::now() < deadline {
+                        let Some((id, env)) = queue.lock().unwrap().pop() else {
+                            break;
+                        };
+                        let t = Instant::now();
+                        if open_sealed(&c, &url, &id, &env).await {
+                            lat.push(t.elapsed())
+                        } else {
+                            errors += 1
+                        }
+                    }
+                    (lat, errors)
+                }));
+            }
+            let mut lat = Vec::new();
+            let mut errors = 0;
+            for t in tasks {
+                let (l, e) = t.await.unwrap();
+                lat.extend(l);
+                errors += e;
+            }
+            let left = queue.lock().unwrap().len();
+            report("open", lat, started.elapsed(), errors);
+            if left == 0 {
+                println!("           (ran out of keys before the deadline: raise --open-keys)");
+            }
+            continue;
+        }
         if scenario == "open-rate" {
             let mut tasks = Vec::new();
             // Keys made first (not timed), then opens paced at a fixed total rate.
@@ -209,7 +307,8 @@ fn main() {
         let pki = dir.path().join("pki");
         let config_path = ok2cry::dev::prepare(&pki, Some("127.0.0.1:0".parse().unwrap())).unwrap();
         let text = std::fs::read_to_string(&config_path).unwrap().replace("mlock = \"best_effort\"", "mlock = \"off\"")
-            + "\n[keys]\nmax_live_keys = 10000000\n\n[limits]\nrate_per_second = 1000000\nrate_burst = 1000000\n";
+            + "\n[keys]\nmax_live_keys = 10000000\n\n[limits]\nrate_per_second = 1000000\nrate_burst = 1000000\n"
+            + &format!("\n[crypto]\nprovider = \"{}\"\n", a.provider);
         std::fs::write(&config_path, text).unwrap();
         let config = ok2cry::config::Config::from_file(&config_path).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

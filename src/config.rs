@@ -287,6 +287,36 @@ pub enum AttestationMode {
     Nsm,
 }
 
+/// Which crypto provider the service uses (`[crypto] provider`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum ProviderName {
+    /// AWS-LC through aws-lc-rs: the fast path, the default.
+    #[default]
+    #[serde(rename = "aws-lc")]
+    AwsLc,
+    /// RustCrypto (pure Rust): the portable reference.
+    #[serde(rename = "rustcrypto")]
+    RustCrypto,
+}
+
+impl ProviderName {
+    /// The provider itself.
+    pub fn provider(self) -> &'static dyn ok2cry_client::CryptoProvider {
+        match self {
+            Self::AwsLc => &ok2cry_client::provider::AWS_LC,
+            Self::RustCrypto => &ok2cry_client::provider::RUST_CRYPTO,
+        }
+    }
+}
+
+/// `[crypto]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CryptoConfig {
+    /// The provider: "aws-lc" (default) or "rustcrypto".
+    pub provider: ProviderName,
+}
+
 /// `[attestation]`
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -344,6 +374,9 @@ pub struct Config {
     /// Attestation.
     #[serde(default)]
     pub attestation: AttestationConfig,
+    /// Crypto provider.
+    #[serde(default)]
+    pub crypto: CryptoConfig,
 }
 
 fn default_listen() -> SocketAddr {
@@ -529,6 +562,7 @@ impl Config {
             tombstone_ttl_ms: k.tombstone_seconds * 1000,
             max_tombstones: 1_000_000,
             max_label_len: 128,
+            provider: self.crypto.provider.provider(),
         }
     }
 }

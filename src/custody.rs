@@ -18,7 +18,9 @@ use crate::metrics::Metrics;
 use crate::principal::Principal;
 use crate::signing::SigningRing;
 use base64ct::{Base64UrlUnpadded, Encoding};
-use ok2cry_client::{Envelope, KeyId, KeyTokenClaims, Plaintext, PrivateKey, PublicKey};
+use ok2cry_client::{
+    CryptoProvider, Envelope, KeyId, KeyTokenClaims, Plaintext, PrivateKey, PublicKey,
+};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -54,6 +56,8 @@ pub struct CustodyConfig {
     pub max_tombstones: u64,
     /// Longest label, in bytes.
     pub max_label_len: usize,
+    /// The crypto provider for key generation, token signing and opening.
+    pub provider: &'static dyn CryptoProvider,
 }
 
 impl Default for CustodyConfig {
@@ -72,6 +76,7 @@ impl Default for CustodyConfig {
             tombstone_ttl_ms: 3_600_000,
             max_tombstones: 1_000_000,
             max_label_len: 128,
+            provider: &ok2cry_client::provider::AWS_LC,
         }
     }
 }
@@ -276,7 +281,13 @@ impl Custody {
             wrap_until: kek.wrap_until,
             not_after: kek.not_after,
         });
-        let signing = SigningRing::new(now, config.signing_rotation_ms, config.max_ttl_ms);
+        let signing = SigningRing::new(
+            now,
+            config.signing_rotation_ms,
+            config.max_ttl_ms,
+            config.provider,
+        )
+        .map_err(|_| CustodyError::Internal)?;
         let tombstones = moka::sync::Cache::builder()
             .max_capacity(config.max_tombstones)
             .time_to_live(Duration::from_millis(config.tombstone_ttl_ms))
@@ -451,8 +462,11 @@ impl Custody {
         let key_id = self.new_key_id()?;
         let now = self.now();
         let expires_at = now.saturating_add(ttl);
-        let private = PrivateKey::generate();
-        let public_key = private.public_key();
+        let (private, public_key) = self
+            .config
+            .provider
+            .generate_p256()
+            .map_err(|_| CustodyError::Internal)?;
         let wrapped = {
             let scalar = private.to_secret_bytes();
             self.keks
@@ -601,7 +615,7 @@ impl Custody {
         let private =
             PrivateKey::from_secret_bytes(scalar.as_slice()).map_err(|_| CustodyError::Internal)?;
         drop(scalar);
-        let result = private.open(key_id, &entry.context, envelope);
+        let result = private.open_with(self.config.provider, key_id, &entry.context, envelope);
         drop(private);
         match result {
             Ok(plaintext) => {

@@ -5,7 +5,7 @@
 //! (`retired_at + max key TTL`), then it is dropped and zeroized.
 
 use crate::clock::Millis;
-use ok2cry_client::{Jwks, TokenSigner};
+use ok2cry_client::{CryptoProvider, Jwks, TokenSigner};
 use std::sync::{Arc, RwLock};
 
 struct Entry {
@@ -17,22 +17,29 @@ struct Entry {
 /// The ring of signing keys: one current, some retired but still published.
 pub struct SigningRing {
     entries: RwLock<Vec<Entry>>,
+    provider: &'static dyn CryptoProvider,
     period_ms: u64,
     max_ttl_ms: u64,
 }
 
 impl SigningRing {
-    /// A ring with one fresh key.
-    pub fn new(now: Millis, period_ms: u64, max_ttl_ms: u64) -> Self {
-        Self {
+    /// A ring with one fresh key, made and used by `provider`.
+    pub fn new(
+        now: Millis,
+        period_ms: u64,
+        max_ttl_ms: u64,
+        provider: &'static dyn CryptoProvider,
+    ) -> Result<Self, ok2cry_client::Error> {
+        Ok(Self {
             entries: RwLock::new(vec![Entry {
-                signer: Arc::new(TokenSigner::generate()),
+                signer: Arc::new(TokenSigner::generate_with(provider)?),
                 created_at: now,
                 retired_at: None,
             }]),
+            provider,
             period_ms,
             max_ttl_ms,
-        }
+        })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Entry>> {
@@ -62,15 +69,21 @@ impl SigningRing {
             .find(|e| e.retired_at.is_none())
             .is_none_or(|e| now >= e.created_at.saturating_add(self.period_ms));
         if due {
-            for e in entries.iter_mut().filter(|e| e.retired_at.is_none()) {
-                e.retired_at = Some(now);
+            match TokenSigner::generate_with(self.provider) {
+                Ok(signer) => {
+                    for e in entries.iter_mut().filter(|e| e.retired_at.is_none()) {
+                        e.retired_at = Some(now);
+                    }
+                    entries.push(Entry {
+                        signer: Arc::new(signer),
+                        created_at: now,
+                        retired_at: None,
+                    });
+                    changed = true;
+                }
+                // The current key stays in use; the next tick tries again.
+                Err(_) => tracing::error!("signing key rotation failed: no new key could be made"),
             }
-            entries.push(Entry {
-                signer: Arc::new(TokenSigner::generate()),
-                created_at: now,
-                retired_at: None,
-            });
-            changed = true;
         }
         let keep_for = self.max_ttl_ms.saturating_add(1_000);
         let before = entries.len();
@@ -111,7 +124,7 @@ mod tests {
 
     #[test]
     fn rotation_keeps_retired_keys_until_their_tokens_expired() {
-        let ring = SigningRing::new(0, 1_000, 5_000);
+        let ring = SigningRing::new(0, 1_000, 5_000, &ok2cry_client::provider::AWS_LC).unwrap();
         let first = ring.current().kid().to_owned();
         assert!(!ring.tick(999));
         assert!(ring.tick(1_000));

@@ -85,11 +85,27 @@ fn scanner_finds_a_planted_scalar() {
 }
 
 #[tokio::test]
-async fn destroyed_key_scalar_is_not_in_memory() {
+async fn destroyed_key_scalar_is_not_in_memory_aws_lc() {
+    destroyed_key_scalar_is_not_in_memory(&ok2cry_client::provider::AWS_LC).await;
+}
+
+#[tokio::test]
+async fn destroyed_key_scalar_is_not_in_memory_rustcrypto() {
+    destroyed_key_scalar_is_not_in_memory(&ok2cry_client::provider::RUST_CRYPTO).await;
+}
+
+/// Creates and opens keys with `provider` (keygen, ECDH and signing all touch secrets), then
+/// scans memory for their scalars.
+async fn destroyed_key_scalar_is_not_in_memory(
+    provider: &'static dyn ok2cry_client::CryptoProvider,
+) {
     let clock = ManualClock::new(1_800_000_000_000);
     let sink = Arc::new(MemorySink::default());
     let c = Custody::new(
-        CustodyConfig::default(),
+        CustodyConfig {
+            provider,
+            ..CustodyConfig::default()
+        },
         Arc::new(clock),
         sink,
         Arc::new(Metrics::new()),
