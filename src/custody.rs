@@ -176,8 +176,9 @@ struct State {
 struct Entry {
     key_id: KeyId,
     public_key: PublicKey,
-    owner: String,
-    opener: String,
+    // Principal ids repeat across keys: shared, one copy per distinct id ([`Names`]).
+    owner: Arc<str>,
+    opener: Arc<str>,
     context: Box<str>,
     created_at: Millis,
     expires_at: Millis,
@@ -236,6 +237,49 @@ impl Shared {
     }
 }
 
+/// How often principal ids no live key uses are dropped from [`Names`].
+const NAMES_PRUNE_MS: Millis = 10_000;
+
+/// Interned principal ids (owners and openers): each distinct id is stored once and shared by
+/// every entry that names it. Openers are caller-chosen strings, so the set is pruned of ids no
+/// entry holds any more; its size is bounded by the live keys.
+struct Names {
+    set: Mutex<(std::collections::HashSet<Arc<str>>, Millis)>,
+}
+
+impl Names {
+    fn new() -> Self {
+        Self {
+            set: Mutex::new((std::collections::HashSet::new(), 0)),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (std::collections::HashSet<Arc<str>>, Millis)> {
+        // Only inserted into and pruned; a poisoned lock leaves a valid set.
+        self.set.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn intern(&self, name: &str) -> Arc<str> {
+        let mut guard = self.lock();
+        if let Some(shared) = guard.0.get(name) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(name);
+        guard.0.insert(shared.clone());
+        shared
+    }
+
+    /// Drops ids held by nothing but this set, at most once per `period`.
+    fn prune_every(&self, now: Millis, period: Millis) {
+        let mut guard = self.lock();
+        if now < guard.1 {
+            return;
+        }
+        guard.1 = now.saturating_add(period);
+        guard.0.retain(|name| Arc::strong_count(name) > 1);
+    }
+}
+
 /// The custody of every disposable key of this node.
 pub struct Custody {
     config: CustodyConfig,
@@ -244,6 +288,7 @@ pub struct Custody {
     expiries: Mutex<BinaryHeap<Reverse<(Millis, KeyId)>>>,
     keks: KekRing,
     signing: SigningRing,
+    names: Names,
 }
 
 /// Extra time the cache keeps an entry past its expiry: the sweeper acts first; the cache's
@@ -321,6 +366,7 @@ impl Custody {
             expiries: Mutex::new(BinaryHeap::new()),
             keks,
             signing,
+            names: Names::new(),
         })
     }
 
@@ -421,7 +467,7 @@ impl Custody {
             expires_at: entry.expires_at,
             max_opens: entry.max_opens,
             opens_remaining,
-            opener: entry.opener.clone(),
+            opener: entry.opener.to_string(),
         })
     }
 
@@ -478,8 +524,8 @@ impl Custody {
         let entry = Arc::new(Entry {
             key_id: key_id.clone(),
             public_key,
-            owner: principal.id.clone(),
-            opener,
+            owner: self.names.intern(&principal.id),
+            opener: self.names.intern(&opener),
             context: req.context.unwrap_or_default().into_boxed_str(),
             created_at: now,
             expires_at,
@@ -497,8 +543,8 @@ impl Custody {
             .record_durable(Lifecycle::KeyCreated {
                 key_id: key_id.as_str().to_owned(),
                 thumbprint: entry.public_key.thumbprint(),
-                owner: entry.owner.clone(),
-                opener: entry.opener.clone(),
+                owner: entry.owner.to_string(),
+                opener: entry.opener.to_string(),
                 expires_at,
                 kek_id,
                 label: req.label,
@@ -578,7 +624,7 @@ impl Custody {
         envelope: &Envelope,
     ) -> Result<Opened, CustodyError> {
         let entry = self.live_entry(key_id)?;
-        if principal.id != entry.opener {
+        if *principal.id != *entry.opener {
             self.shared.sink.record(Lifecycle::OpenFailed {
                 key_id: key_id.as_str().to_owned(),
                 principal: principal.id.clone(),
@@ -657,7 +703,7 @@ impl Custody {
     /// Destroys a key early (its creator or its opener may).
     pub fn delete(&self, principal: &Principal, key_id: &KeyId) -> Result<(), CustodyError> {
         let entry = self.live_entry(key_id)?;
-        if principal.id != entry.owner && principal.id != entry.opener {
+        if *principal.id != *entry.owner && *principal.id != *entry.opener {
             return Err(CustodyError::Forbidden(
                 "only the key's creator or opener may delete it",
             ));
@@ -700,6 +746,7 @@ impl Custody {
         }
         self.rotate(now);
         self.cache.run_pending_tasks();
+        self.names.prune_every(now, NAMES_PRUNE_MS);
         destroyed
     }
 

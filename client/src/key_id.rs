@@ -6,15 +6,18 @@
 //! free of the `0x00` separator of `info` and of the `.` separator of the compact envelope.
 
 use crate::Error;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::sync::Arc;
 
 /// The longest key id accepted.
 pub const MAX_KEY_ID_LEN: usize = 128;
 
 /// A validated key id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
-#[serde(transparent)]
-pub struct KeyId(String);
+///
+/// Cheap to clone: the text is shared (`Arc<str>`), so the service's cache key, its entry and
+/// its expiry index hold one copy between them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(Arc<str>);
 
 impl KeyId {
     /// Validates `text` as a key id.
@@ -26,7 +29,7 @@ impl KeyId {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if ok {
-            Ok(Self(text))
+            Ok(Self(text.into()))
         } else {
             Err(Error::InvalidKeyId)
         }
@@ -53,6 +56,12 @@ impl std::str::FromStr for KeyId {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
         Self::new(s)
+    }
+}
+
+impl Serialize for KeyId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
     }
 }
 

@@ -431,3 +431,27 @@ async fn kek_rotation_is_logged_and_old_keys_stay_openable() {
         }
     )));
 }
+
+#[test]
+fn principal_ids_are_stored_once_and_pruned_when_unused() {
+    let names = Names::new();
+    let a = names.intern("card-api");
+    let b = names.intern("card-api");
+    assert!(Arc::ptr_eq(&a, &b), "one copy per distinct id");
+    let other = names.intern("proxy");
+    assert!(!Arc::ptr_eq(&a, &other));
+    drop(other);
+    // Not yet due: nothing pruned.
+    names.prune_every(0, 10_000);
+    names.prune_every(5_000, 10_000);
+    assert_eq!(
+        names.lock().0.len(),
+        1,
+        "'proxy' unused and pruned at the first due time"
+    );
+    drop((a, b));
+    names.prune_every(9_999, 10_000);
+    assert_eq!(names.lock().0.len(), 1, "not due again before the period");
+    names.prune_every(10_000, 10_000);
+    assert!(names.lock().0.is_empty());
+}
