@@ -68,6 +68,14 @@ pub trait CryptoProvider: std::fmt::Debug + Send + Sync + 'static {
     /// Returns the shared x-coordinate and the public key of `secret` (DHKEM needs both).
     fn ecdh_p256(&self, secret: &PrivateKey, peer: &[u8]) -> Result<(Secret32, PublicKey), Error>;
 
+    /// P-256 ECDH with a fresh ephemeral key (the first half of DHKEM `Encap`): returns the
+    /// shared x-coordinate and the ephemeral public key. The ephemeral private key never
+    /// leaves the provider. The default makes a key pair and calls [`Self::ecdh_p256`].
+    fn ecdh_p256_ephemeral(&self, peer: &[u8]) -> Result<(Secret32, PublicKey), Error> {
+        let (ephemeral, _) = self.generate_p256()?;
+        self.ecdh_p256(&ephemeral, peer)
+    }
+
     /// An ES256 signing key from a private key.
     fn es256_signer(&self, secret: &PrivateKey) -> Result<Box<dyn Es256Signer>, Error>;
 

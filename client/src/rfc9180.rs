@@ -115,19 +115,30 @@ pub fn encap_with<P: CryptoProvider + ?Sized>(
 ) -> Result<(Secret32, [u8; ENC_LEN]), Error> {
     let pk_r = recipient.to_sec1_uncompressed();
     let (dh, pk_e) = p.ecdh_p256(ephemeral, &pk_r)?;
-    let mut enc = [0u8; ENC_LEN];
-    enc.copy_from_slice(&pk_e.to_sec1_uncompressed());
-    let shared = extract_and_expand(p, &dh, &enc, &pk_r)?;
-    Ok((shared, enc))
+    finish_encap(p, &dh, &pk_e, &pk_r)
 }
 
-/// `Encap(pkR)` with a fresh ephemeral key (§4.1).
+/// `Encap(pkR)` with a fresh ephemeral key (§4.1), made inside the provider
+/// ([`CryptoProvider::ecdh_p256_ephemeral`]).
 pub fn encap<P: CryptoProvider + ?Sized>(
     p: &P,
     recipient: &PublicKey,
 ) -> Result<(Secret32, [u8; ENC_LEN]), Error> {
-    let (ephemeral, _) = p.generate_p256()?;
-    encap_with(p, recipient, &ephemeral)
+    let pk_r = recipient.to_sec1_uncompressed();
+    let (dh, pk_e) = p.ecdh_p256_ephemeral(&pk_r)?;
+    finish_encap(p, &dh, &pk_e, &pk_r)
+}
+
+fn finish_encap<P: CryptoProvider + ?Sized>(
+    p: &P,
+    dh: &[u8; SECRET_LEN],
+    pk_e: &PublicKey,
+    pk_r: &[u8],
+) -> Result<(Secret32, [u8; ENC_LEN]), Error> {
+    let mut enc = [0u8; ENC_LEN];
+    enc.copy_from_slice(&pk_e.to_sec1_uncompressed());
+    let shared = extract_and_expand(p, dh, &enc, pk_r)?;
+    Ok((shared, enc))
 }
 
 /// `Decap(enc, skR)` (§4.1). `enc` must be a valid uncompressed point.
@@ -265,8 +276,8 @@ pub fn seal<P: CryptoProvider + ?Sized>(
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, Error> {
-    let (ephemeral, _) = p.generate_p256()?;
-    seal_with(p, recipient, &ephemeral, info, aad, plaintext)
+    let (shared, enc) = encap(p, recipient).map_err(|_| Error::SealFailed)?;
+    seal_context(p, &shared, &enc, info, aad, plaintext)
 }
 
 /// Single-shot `Seal` with the ephemeral key given (vectors fix it).
@@ -279,10 +290,21 @@ pub fn seal_with<P: CryptoProvider + ?Sized>(
     plaintext: &[u8],
 ) -> Result<Vec<u8>, Error> {
     let (shared, enc) = encap_with(p, recipient, ephemeral).map_err(|_| Error::SealFailed)?;
-    let mut context = key_schedule(p, &shared, info)?;
+    seal_context(p, &shared, &enc, info, aad, plaintext)
+}
+
+fn seal_context<P: CryptoProvider + ?Sized>(
+    p: &P,
+    shared: &[u8; SECRET_LEN],
+    enc: &[u8; ENC_LEN],
+    info: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, Error> {
+    let mut context = key_schedule(p, shared, info)?;
     let ciphertext = context.seal(aad, plaintext)?;
     let mut sealed = Vec::with_capacity(ENC_LEN + ciphertext.len());
-    sealed.extend_from_slice(&enc);
+    sealed.extend_from_slice(enc);
     sealed.extend_from_slice(&ciphertext);
     Ok(sealed)
 }

@@ -419,6 +419,21 @@ fn wycheproof_aes_256_gcm() {
 // Differential
 // ---------------------------------------------------------------------------------------------
 
+/// The ephemeral ECDH of one provider (Encap's half) agrees with the static ECDH of the other
+/// (Decap's half), and each ephemeral key is fresh.
+#[test]
+fn ephemeral_ecdh_agrees_with_static_ecdh() {
+    for (a, b) in pairs() {
+        let (sk_r, pk_r) = b.generate_p256().unwrap();
+        let (dh, pk_e) = a.ecdh_p256_ephemeral(&pk_r.to_sec1_uncompressed()).unwrap();
+        let (again, own) = b.ecdh_p256(&sk_r, &pk_e.to_sec1_uncompressed()).unwrap();
+        assert_eq!(*dh, *again, "{} -> {}", a.name(), b.name());
+        assert_eq!(own, pk_r);
+        let (_, pk_e2) = a.ecdh_p256_ephemeral(&pk_r.to_sec1_uncompressed()).unwrap();
+        assert_ne!(pk_e, pk_e2);
+    }
+}
+
 fn pairs() -> Vec<(&'static dyn CryptoProvider, &'static dyn CryptoProvider)> {
     let all = providers();
     let mut out = Vec::new();

@@ -86,14 +86,24 @@ impl AwsLc {
     }
 
     fn ecdh_inner(&self, secret: &PrivateKey, peer: &[u8]) -> Result<(Secret32, PublicKey), Error> {
+        let key = agreement::PrivateKey::from_private_key(&ECDH_P256, secret.expose())
+            .map_err(|_| Error::InvalidPrivateKey)?;
+        Self::agree(&key, peer)
+    }
+
+    /// A fresh key made by AWS-LC and used there at once: its scalar never leaves AWS-LC.
+    fn ephemeral_inner(&self, peer: &[u8]) -> Result<(Secret32, PublicKey), Error> {
+        let key = agreement::PrivateKey::generate(&ECDH_P256).map_err(crypto)?;
+        Self::agree(&key, peer)
+    }
+
+    fn agree(key: &agreement::PrivateKey, peer: &[u8]) -> Result<(Secret32, PublicKey), Error> {
         // The wire format has only uncompressed points; AWS-LC would also take compressed ones.
         if peer.len() != 65 || peer[0] != 0x04 {
             return Err(Error::InvalidPublicKey);
         }
-        let key = agreement::PrivateKey::from_private_key(&ECDH_P256, secret.expose())
-            .map_err(|_| Error::InvalidPrivateKey)?;
         let shared = agreement::agree(
-            &key,
+            key,
             UnparsedPublicKey::new(&ECDH_P256, peer),
             Error::InvalidPublicKey,
             |dh| {
@@ -105,7 +115,7 @@ impl AwsLc {
                 Ok(out)
             },
         )?;
-        Ok((shared, public_of(&key)?))
+        Ok((shared, public_of(key)?))
     }
 
     fn signer_inner(&self, secret: &PrivateKey) -> Result<Box<dyn Es256Signer>, Error> {
@@ -137,6 +147,10 @@ impl CryptoProvider for AwsLc {
 
     fn ecdh_p256(&self, secret: &PrivateKey, peer: &[u8]) -> Result<(Secret32, PublicKey), Error> {
         scrubbed(|| self.ecdh_inner(secret, peer))
+    }
+
+    fn ecdh_p256_ephemeral(&self, peer: &[u8]) -> Result<(Secret32, PublicKey), Error> {
+        scrubbed(|| self.ephemeral_inner(peer))
     }
 
     fn es256_signer(&self, secret: &PrivateKey) -> Result<Box<dyn Es256Signer>, Error> {
