@@ -663,8 +663,15 @@ impl Writer {
             .current
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        view.number = segment.number;
-        view.leaves.clone_from(&segment.leaves);
+        // Append only what is new: copying the whole segment's leaves on every batch made each
+        // durable append O(events in the segment) (seen in a profile of the create load).
+        let known = view.leaves.len();
+        if view.number == segment.number && known <= segment.leaves.len() {
+            view.leaves.extend_from_slice(&segment.leaves[known..]);
+        } else {
+            view.number = segment.number;
+            view.leaves.clone_from(&segment.leaves);
+        }
     }
 
     /// Signs a checkpoint of the segment and logs it as an event; skipped when nothing but
