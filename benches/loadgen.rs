@@ -10,6 +10,7 @@
 //! the concurrency allows), `open-rate` (opens at a fixed rate). Every loop is bounded by count
 //! and time and targets loopback only.
 //!
+//! `--connections` (default 4) spreads the workers over that many HTTP/2 connections.
 //! `--provider` picks the service's crypto provider (`[crypto] provider`, default `aws-lc`).
 //! The load generator's own crypto (token verification and sealing, the client side) always
 //! uses AWS-LC, so that on a 2-core machine it takes as little CPU from the service as it can.
@@ -27,6 +28,7 @@ struct Args {
     max_requests: u64,
     rate: u64,
     open_keys: usize,
+    connections: usize,
     provider: String,
     scenarios: Vec<String>,
 }
@@ -38,6 +40,7 @@ fn args() -> Args {
         max_requests: 1_000_000,
         rate: 500,
         open_keys: 40_000,
+        connections: 4,
         provider: "aws-lc".into(),
         scenarios: vec![
             "create".into(),
@@ -54,6 +57,7 @@ fn args() -> Args {
             "--max-requests" => a.max_requests = it.next().unwrap().parse().unwrap(),
             "--rate" => a.rate = it.next().unwrap().parse().unwrap(),
             "--open-keys" => a.open_keys = it.next().unwrap().parse().unwrap(),
+            "--connections" => a.connections = it.next().unwrap().parse().unwrap(),
             "--provider" => a.provider = it.next().unwrap(),
             "--scenario" => a.scenarios = vec![it.next().unwrap()],
             _ => {} // cargo bench passes --bench
@@ -111,6 +115,11 @@ async fn create(c: &reqwest::Client, url: &str) -> Option<Value> {
     r.json().await.ok()
 }
 
+/// The client for worker `w`: workers are spread over the connections.
+fn pick(clients: &[reqwest::Client], w: usize) -> reqwest::Client {
+    clients[w % clients.len()].clone()
+}
+
 /// The client side's crypto: AWS-LC (see the module docs).
 const CLIENT_CRYPTO: &dyn CryptoProvider = &ok2cry_client::provider::AWS_LC;
 
@@ -139,7 +148,7 @@ async fn open(c: &reqwest::Client, url: &str, jwks: &Jwks, key: &Value) -> bool 
 
 /// Makes `n` keys with `concurrency` workers and seals an envelope to each (not timed).
 async fn prepare_sealed(
-    c: &reqwest::Client,
+    clients: &[reqwest::Client],
     url: &str,
     jwks: &Jwks,
     n: usize,
@@ -148,7 +157,7 @@ async fn prepare_sealed(
     let mut tasks = Vec::new();
     for w in 0..concurrency {
         let share = n / concurrency + usize::from(w < n % concurrency);
-        let (c, url, jwks) = (c.clone(), url.to_owned(), jwks.clone());
+        let (c, url, jwks) = (pick(clients, w), url.to_owned(), jwks.clone());
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::with_capacity(share);
             for _ in 0..share {
@@ -167,7 +176,10 @@ async fn prepare_sealed(
 }
 
 async fn run(a: Args, url: String, pki: PathBuf) {
-    let c = client(&pki);
+    // Several HTTP/2 connections (one client each), as several proxy instances would hold:
+    // one connection's TLS and framing run on one task, so one connection is one core at most.
+    let clients: Vec<reqwest::Client> = (0..a.connections.max(1)).map(|_| client(&pki)).collect();
+    let c = clients[0].clone();
     let jwks: Jwks = c
         .get(format!("{url}/.well-known/jwks.json"))
         .send()
@@ -178,8 +190,8 @@ async fn run(a: Args, url: String, pki: PathBuf) {
         .unwrap();
     let jwks = Arc::new(jwks);
     println!(
-        "target {url}, service provider {}, concurrency {}, {} s per scenario",
-        a.provider, a.concurrency, a.seconds
+        "target {url}, service provider {}, concurrency {} over {} connections, {} s per scenario",
+        a.provider, a.concurrency, a.connections, a.seconds
     );
     for scenario in &a.scenarios {
         let deadline = Instant::now() + Duration::from_secs(a.seconds);
@@ -187,13 +199,13 @@ async fn run(a: Args, url: String, pki: PathBuf) {
         let started = Instant::now();
         if scenario == "open" {
             // Open saturation: only the opens are timed.
-            let sealed = prepare_sealed(&c, &url, &jwks, a.open_keys, a.concurrency).await;
+            let sealed = prepare_sealed(&clients, &url, &jwks, a.open_keys, a.concurrency).await;
             let queue = Arc::new(std::sync::Mutex::new(sealed));
             let deadline = Instant::now() + Duration::from_secs(a.seconds);
             let started = Instant::now();
             let mut tasks = Vec::new();
-            for _ in 0..a.concurrency {
-                let (c, url, queue) = (c.clone(), url.clone(), queue.clone());
+            for w in 0..a.concurrency {
+                let (c, url, queue) = (pick(&clients, w), url.clone(), queue.clone());
                 tasks.push(tokio::spawn(async move {
                     let mut lat = Vec::new();
                     let mut errors = 0u64;
@@ -239,7 +251,7 @@ async fn run(a: Args, url: String, pki: PathBuf) {
             let started = Instant::now();
             for (i, key) in keys.into_iter().enumerate() {
                 let at = started + interval * i as u32;
-                let (c, url, jwks) = (c.clone(), url.clone(), jwks.clone());
+                let (c, url, jwks) = (pick(&clients, i), url.clone(), jwks.clone());
                 tasks.push(tokio::spawn(async move {
                     tokio::time::sleep_until(at.into()).await;
                     let t = Instant::now();
@@ -256,9 +268,9 @@ async fn run(a: Args, url: String, pki: PathBuf) {
             continue;
         }
         let mut tasks = Vec::new();
-        for _ in 0..a.concurrency {
+        for w in 0..a.concurrency {
             let (c, url, jwks, budget, scenario) = (
-                c.clone(),
+                pick(&clients, w),
                 url.clone(),
                 jwks.clone(),
                 budget.clone(),
