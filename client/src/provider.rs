@@ -43,6 +43,9 @@ pub const NONCE_LEN: usize = 12;
 /// Length of an ES256 signature (`r || s`).
 pub const SIGNATURE_LEN: usize = 64;
 
+/// An uncompressed SEC1 P-256 point (`0x04 || x || y`), as a provider computed it.
+pub type Point = [u8; 65];
+
 /// A 32-byte secret (ECDH output, PRK, shared secret, AEAD key): zeroized on drop.
 pub type Secret32 = Zeroizing<[u8; SECRET_LEN]>;
 
@@ -65,13 +68,14 @@ pub trait CryptoProvider: std::fmt::Debug + Send + Sync + 'static {
 
     /// P-256 ECDH of `secret` with `peer`, a 65-byte uncompressed SEC1 point. Off-curve points,
     /// the identity and any other encoding are refused with [`Error::InvalidPublicKey`].
-    /// Returns the shared x-coordinate and the public key of `secret` (DHKEM needs both).
-    fn ecdh_p256(&self, secret: &PrivateKey, peer: &[u8]) -> Result<(Secret32, PublicKey), Error>;
+    /// Returns the shared x-coordinate and the public key of `secret`, uncompressed (DHKEM
+    /// needs both; the point comes from the library, so it is not parsed again).
+    fn ecdh_p256(&self, secret: &PrivateKey, peer: &[u8]) -> Result<(Secret32, Point), Error>;
 
     /// P-256 ECDH with a fresh ephemeral key (the first half of DHKEM `Encap`): returns the
     /// shared x-coordinate and the ephemeral public key. The ephemeral private key never
     /// leaves the provider. The default makes a key pair and calls [`Self::ecdh_p256`].
-    fn ecdh_p256_ephemeral(&self, peer: &[u8]) -> Result<(Secret32, PublicKey), Error> {
+    fn ecdh_p256_ephemeral(&self, peer: &[u8]) -> Result<(Secret32, Point), Error> {
         let (ephemeral, _) = self.generate_p256()?;
         self.ecdh_p256(&ephemeral, peer)
     }

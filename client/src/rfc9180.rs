@@ -8,7 +8,7 @@
 //!
 //! Section numbers below are RFC 9180's.
 
-use crate::provider::{CryptoProvider, NONCE_LEN, SECRET_LEN, Secret32};
+use crate::provider::{CryptoProvider, NONCE_LEN, Point, SECRET_LEN, Secret32};
 use crate::suite::{AEAD_ID, ENC_LEN, KDF_ID, KEM_ID, MODE_BASE, TAG_LEN};
 use crate::{Error, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
@@ -132,13 +132,11 @@ pub fn encap<P: CryptoProvider + ?Sized>(
 fn finish_encap<P: CryptoProvider + ?Sized>(
     p: &P,
     dh: &[u8; SECRET_LEN],
-    pk_e: &PublicKey,
+    pk_e: &Point,
     pk_r: &[u8],
 ) -> Result<(Secret32, [u8; ENC_LEN]), Error> {
-    let mut enc = [0u8; ENC_LEN];
-    enc.copy_from_slice(&pk_e.to_sec1_uncompressed());
-    let shared = extract_and_expand(p, dh, &enc, pk_r)?;
-    Ok((shared, enc))
+    let shared = extract_and_expand(p, dh, pk_e, pk_r)?;
+    Ok((shared, *pk_e))
 }
 
 /// `Decap(enc, skR)` (§4.1). `enc` must be a valid uncompressed point.
@@ -148,7 +146,7 @@ pub fn decap<P: CryptoProvider + ?Sized>(
     recipient: &PrivateKey,
 ) -> Result<Secret32, Error> {
     let (dh, pk_r) = p.ecdh_p256(recipient, enc)?;
-    extract_and_expand(p, &dh, enc, &pk_r.to_sec1_uncompressed())
+    extract_and_expand(p, &dh, enc, &pk_r)
 }
 
 /// An HPKE encryption context (§5.2), base mode: the AEAD key, the base nonce, the exporter
@@ -157,7 +155,8 @@ pub struct Context<'p, P: CryptoProvider + ?Sized> {
     provider: &'p P,
     key: Secret32,
     base_nonce: Zeroizing<[u8; NONCE_LEN]>,
-    exporter_secret: Secret32,
+    /// Absent in the single-shot paths, which never export.
+    exporter_secret: Option<Secret32>,
     seq: u64,
 }
 
@@ -166,6 +165,16 @@ pub fn key_schedule<'p, P: CryptoProvider + ?Sized>(
     p: &'p P,
     shared_secret: &[u8; SECRET_LEN],
     info: &[u8],
+) -> Result<Context<'p, P>, Error> {
+    key_schedule_with(p, shared_secret, info, true)
+}
+
+/// The key schedule, with or without the exporter secret (single-shot seal and open skip it).
+fn key_schedule_with<'p, P: CryptoProvider + ?Sized>(
+    p: &'p P,
+    shared_secret: &[u8; SECRET_LEN],
+    info: &[u8],
+    exporter: bool,
 ) -> Result<Context<'p, P>, Error> {
     let psk_id_hash = labeled_extract(p, &HPKE_SUITE_ID, b"", b"psk_id_hash", b"");
     let info_hash = labeled_extract(p, &HPKE_SUITE_ID, b"", b"info_hash", info);
@@ -177,7 +186,6 @@ pub fn key_schedule<'p, P: CryptoProvider + ?Sized>(
 
     let mut key = Zeroizing::new([0u8; SECRET_LEN]);
     let mut base_nonce = Zeroizing::new([0u8; NONCE_LEN]);
-    let mut exporter_secret = Zeroizing::new([0u8; SECRET_LEN]);
     let ksc = key_schedule_context.as_slice();
     labeled_expand(p, &HPKE_SUITE_ID, &secret, b"key", ksc, key.as_mut_slice())?;
     labeled_expand(
@@ -188,14 +196,20 @@ pub fn key_schedule<'p, P: CryptoProvider + ?Sized>(
         ksc,
         base_nonce.as_mut_slice(),
     )?;
-    labeled_expand(
-        p,
-        &HPKE_SUITE_ID,
-        &secret,
-        b"exp",
-        ksc,
-        exporter_secret.as_mut_slice(),
-    )?;
+    let exporter_secret = if exporter {
+        let mut exporter_secret = Zeroizing::new([0u8; SECRET_LEN]);
+        labeled_expand(
+            p,
+            &HPKE_SUITE_ID,
+            &secret,
+            b"exp",
+            ksc,
+            exporter_secret.as_mut_slice(),
+        )?;
+        Some(exporter_secret)
+    } else {
+        None
+    };
     Ok(Context {
         provider: p,
         key,
@@ -221,8 +235,8 @@ impl<P: CryptoProvider + ?Sized> Context<'_, P> {
     }
 
     /// The exporter secret. Exposed for known-answer tests only.
-    pub fn expose_exporter_secret(&self) -> &[u8; SECRET_LEN] {
-        &self.exporter_secret
+    pub fn expose_exporter_secret(&self) -> Option<&[u8; SECRET_LEN]> {
+        self.exporter_secret.as_deref()
     }
 
     /// The next sequence number; the context refuses to go past 2^64 - 1 (§5.2).
@@ -255,11 +269,12 @@ impl<P: CryptoProvider + ?Sized> Context<'_, P> {
 
     /// `Context.Export(exporter_context, L)` (§5.3).
     pub fn export(&self, exporter_context: &[u8], len: usize) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let exporter_secret = self.exporter_secret.as_ref().ok_or(Error::Crypto)?;
         let mut out = Zeroizing::new(vec![0u8; len]);
         labeled_expand(
             self.provider,
             &HPKE_SUITE_ID,
-            &self.exporter_secret,
+            exporter_secret,
             b"sec",
             exporter_context,
             out.as_mut_slice(),
@@ -301,7 +316,7 @@ fn seal_context<P: CryptoProvider + ?Sized>(
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, Error> {
-    let mut context = key_schedule(p, shared, info)?;
+    let mut context = key_schedule_with(p, shared, info, false)?;
     let ciphertext = context.seal(aad, plaintext)?;
     let mut sealed = Vec::with_capacity(ENC_LEN + ciphertext.len());
     sealed.extend_from_slice(enc);
@@ -323,6 +338,6 @@ pub fn open<P: CryptoProvider + ?Sized>(
     }
     let (enc, ciphertext) = sealed.split_at(ENC_LEN);
     let shared = decap(p, enc, recipient).map_err(|_| Error::OpenFailed)?;
-    let mut context = key_schedule(p, &shared, info).map_err(|_| Error::OpenFailed)?;
+    let mut context = key_schedule_with(p, &shared, info, false).map_err(|_| Error::OpenFailed)?;
     context.open(aad, ciphertext).map_err(|_| Error::OpenFailed)
 }

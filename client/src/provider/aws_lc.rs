@@ -12,7 +12,7 @@
 //! raw scalars, for both providers; it passes with or without the scrub, so the scrub is not
 //! what it proves.)
 
-use super::{CryptoProvider, Es256Signer, NONCE_LEN, SECRET_LEN, SIGNATURE_LEN, Secret32};
+use super::{CryptoProvider, Es256Signer, NONCE_LEN, Point, SECRET_LEN, SIGNATURE_LEN, Secret32};
 use crate::{Error, PrivateKey, PublicKey};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::agreement::{self, ECDH_P256, UnparsedPublicKey};
@@ -34,8 +34,13 @@ fn crypto<E>(_: E) -> Error {
 }
 
 fn public_of(key: &agreement::PrivateKey) -> Result<PublicKey, Error> {
+    PublicKey::from_sec1_uncompressed(&point_of(key)?)
+}
+
+/// The key's public point as AWS-LC computed it (no second parse).
+fn point_of(key: &agreement::PrivateKey) -> Result<Point, Error> {
     let public = key.compute_public_key().map_err(crypto)?;
-    PublicKey::from_sec1_uncompressed(public.as_ref())
+    public.as_ref().try_into().map_err(crypto)
 }
 
 /// Bytes of stack overwritten after an operation on a secret: a generous bound on what
@@ -85,19 +90,19 @@ impl AwsLc {
         Ok((private, public_of(&key)?))
     }
 
-    fn ecdh_inner(&self, secret: &PrivateKey, peer: &[u8]) -> Result<(Secret32, PublicKey), Error> {
+    fn ecdh_inner(&self, secret: &PrivateKey, peer: &[u8]) -> Result<(Secret32, Point), Error> {
         let key = agreement::PrivateKey::from_private_key(&ECDH_P256, secret.expose())
             .map_err(|_| Error::InvalidPrivateKey)?;
         Self::agree(&key, peer)
     }
 
     /// A fresh key made by AWS-LC and used there at once: its scalar never leaves AWS-LC.
-    fn ephemeral_inner(&self, peer: &[u8]) -> Result<(Secret32, PublicKey), Error> {
+    fn ephemeral_inner(&self, peer: &[u8]) -> Result<(Secret32, Point), Error> {
         let key = agreement::PrivateKey::generate(&ECDH_P256).map_err(crypto)?;
         Self::agree(&key, peer)
     }
 
-    fn agree(key: &agreement::PrivateKey, peer: &[u8]) -> Result<(Secret32, PublicKey), Error> {
+    fn agree(key: &agreement::PrivateKey, peer: &[u8]) -> Result<(Secret32, Point), Error> {
         // The wire format has only uncompressed points; AWS-LC would also take compressed ones.
         if peer.len() != 65 || peer[0] != 0x04 {
             return Err(Error::InvalidPublicKey);
@@ -115,7 +120,7 @@ impl AwsLc {
                 Ok(out)
             },
         )?;
-        Ok((shared, public_of(key)?))
+        Ok((shared, point_of(key)?))
     }
 
     fn signer_inner(&self, secret: &PrivateKey) -> Result<Box<dyn Es256Signer>, Error> {
@@ -145,11 +150,11 @@ impl CryptoProvider for AwsLc {
         scrubbed(|| self.generate_inner())
     }
 
-    fn ecdh_p256(&self, secret: &PrivateKey, peer: &[u8]) -> Result<(Secret32, PublicKey), Error> {
+    fn ecdh_p256(&self, secret: &PrivateKey, peer: &[u8]) -> Result<(Secret32, Point), Error> {
         scrubbed(|| self.ecdh_inner(secret, peer))
     }
 
-    fn ecdh_p256_ephemeral(&self, peer: &[u8]) -> Result<(Secret32, PublicKey), Error> {
+    fn ecdh_p256_ephemeral(&self, peer: &[u8]) -> Result<(Secret32, Point), Error> {
         scrubbed(|| self.ephemeral_inner(peer))
     }
 

@@ -1,7 +1,7 @@
 //! The RustCrypto provider: `p256` (ECDH, ECDSA), `hkdf`, `aes-gcm`, and the `hpke` crate for
 //! HPKE. Pure Rust; the portable reference.
 
-use super::{CryptoProvider, Es256Signer, NONCE_LEN, SECRET_LEN, SIGNATURE_LEN, Secret32};
+use super::{CryptoProvider, Es256Signer, NONCE_LEN, Point, SECRET_LEN, SIGNATURE_LEN, Secret32};
 use crate::suite::{Aead, Kdf, Kem};
 use crate::{Error, PrivateKey, PublicKey};
 use aes_gcm::Aes256Gcm;
@@ -54,14 +54,16 @@ impl CryptoProvider for RustCrypto {
         Ok((private?, public))
     }
 
-    fn ecdh_p256(&self, secret: &PrivateKey, peer: &[u8]) -> Result<(Secret32, PublicKey), Error> {
+    fn ecdh_p256(&self, secret: &PrivateKey, peer: &[u8]) -> Result<(Secret32, Point), Error> {
         let peer = PublicKey::from_sec1_uncompressed(peer)?;
         let key = secret_key(secret)?;
         let shared =
             p256::ecdh::diffie_hellman(key.to_nonzero_scalar(), peer.as_p256().as_affine());
         let mut out = Zeroizing::new([0u8; SECRET_LEN]);
         out.copy_from_slice(shared.raw_secret_bytes());
-        Ok((out, PublicKey::from_p256(key.public_key())))
+        let mut own = [0u8; 65];
+        own.copy_from_slice(&PublicKey::from_p256(key.public_key()).to_sec1_uncompressed());
+        Ok((out, own))
     }
 
     fn es256_signer(&self, secret: &PrivateKey) -> Result<Box<dyn Es256Signer>, Error> {
