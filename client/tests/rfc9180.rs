@@ -28,80 +28,8 @@ mod support;
 use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
 use ok2cry_client::suite::{Aead, Kdf, Kem};
 use ok2cry_client::{KeyId, PrivateKey, PublicKey};
-use serde::Deserialize;
+use support::rfc9180_vectors::{BASE_MODE_VECTORS, ENCRYPTIONS_PER_VECTOR};
 use support::{FixedRng, unhex};
-
-#[derive(Deserialize)]
-struct Vector {
-    mode: u8,
-    kem_id: u16,
-    kdf_id: u16,
-    aead_id: u16,
-    info: String,
-    #[serde(rename = "ikmR")]
-    ikm_r: String,
-    #[serde(rename = "ikmE")]
-    ikm_e: String,
-    #[serde(rename = "skRm")]
-    sk_rm: String,
-    #[serde(rename = "skEm")]
-    sk_em: String,
-    #[serde(rename = "pkRm")]
-    pk_rm: String,
-    #[serde(rename = "pkEm")]
-    pk_em: String,
-    enc: String,
-    shared_secret: String,
-    key_schedule_context: String,
-    secret: String,
-    key: String,
-    base_nonce: String,
-    exporter_secret: String,
-    encryptions: Vec<Encryption>,
-    exports: Vec<Export>,
-}
-
-#[derive(Deserialize)]
-struct Encryption {
-    aad: String,
-    ct: String,
-    nonce: String,
-    pt: String,
-}
-
-#[derive(Deserialize)]
-struct Export {
-    exporter_context: String,
-    #[serde(rename = "L")]
-    len: usize,
-    exported_value: String,
-}
-
-const ENCRYPTIONS_PER_VECTOR: usize = 257;
-/// The CFRG file holds one vector per mode for this suite; one of them is base mode.
-const BASE_MODE_VECTORS: usize = 1;
-
-fn vectors() -> Vec<Vector> {
-    let path = support::shared_vectors_dir()
-        .join("hpke")
-        .join("rfc9180-p256-hkdfsha256-aes256gcm.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the RFC 9180 vectors at {} ({e}); set OK2CRY_SHARED to the shared/ \
-             directory",
-            path.display()
-        )
-    });
-    let all: Vec<Vector> = serde_json::from_str(&text).expect("RFC 9180 vector file");
-    assert_eq!(all.len(), 4, "one vector per mode for this suite");
-    for v in &all {
-        assert_eq!((v.kem_id, v.kdf_id, v.aead_id), (0x0010, 0x0001, 0x0002));
-        assert_eq!(v.encryptions.len(), ENCRYPTIONS_PER_VECTOR);
-    }
-    let base: Vec<Vector> = all.into_iter().filter(|v| v.mode == 0).collect();
-    assert_eq!(base.len(), BASE_MODE_VECTORS);
-    base
-}
 
 fn hpke_sk(key: &PrivateKey) -> <Kem as hpke::Kem>::PrivateKey {
     <Kem as hpke::Kem>::PrivateKey::from_bytes(key.to_secret_bytes().as_slice()).unwrap()
@@ -113,7 +41,7 @@ fn hpke_pk(bytes: &[u8]) -> <Kem as hpke::Kem>::PublicKey {
 
 #[test]
 fn derive_key_pair_matches_through_our_types() {
-    for v in vectors() {
+    for v in support::rfc9180_vectors::base_mode() {
         for (ikm, sk, pk) in [
             (&v.ikm_r, &v.sk_rm, &v.pk_rm),
             (&v.ikm_e, &v.sk_em, &v.pk_em),
@@ -140,7 +68,7 @@ fn derive_key_pair_matches_through_our_types() {
 
 #[test]
 fn encap_with_the_vector_ephemeral_key() {
-    for v in vectors() {
+    for v in support::rfc9180_vectors::base_mode() {
         let pk_r = hpke_pk(&unhex(&v.pk_rm));
         // hpke crate: its ephemeral key is DeriveKeyPair(32 bytes from the RNG) = DeriveKeyPair(ikmE).
         let mut rng = FixedRng::new(&unhex(&v.ikm_e));
@@ -162,7 +90,7 @@ fn encap_with_the_vector_ephemeral_key() {
 
 #[test]
 fn key_schedule_and_exports() {
-    for v in vectors() {
+    for v in support::rfc9180_vectors::base_mode() {
         let ks = support::key_schedule_base(&unhex(&v.shared_secret), &unhex(&v.info));
         assert_eq!(ks.key_schedule_context, unhex(&v.key_schedule_context));
         assert_eq!(ks.secret, unhex(&v.secret));
@@ -208,7 +136,7 @@ fn key_schedule_and_exports() {
 #[test]
 fn all_encryptions_seal_and_open_in_sequence() {
     let mut checked = 0usize;
-    for v in vectors() {
+    for v in support::rfc9180_vectors::base_mode() {
         let info = unhex(&v.info);
         let ks = support::key_schedule_base(&unhex(&v.shared_secret), &info);
         let mut rng = FixedRng::new(&unhex(&v.ikm_e));
@@ -238,7 +166,7 @@ fn all_encryptions_seal_and_open_in_sequence() {
 
 #[test]
 fn single_shot_open_of_the_first_encryption() {
-    for v in vectors() {
+    for v in support::rfc9180_vectors::base_mode() {
         let sk_r = PrivateKey::derive_from_ikm(&unhex(&v.ikm_r)).unwrap();
         let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&unhex(&v.enc)).unwrap();
         let first = &v.encryptions[0];
@@ -263,7 +191,7 @@ fn single_shot_open_of_the_first_encryption() {
 /// (so `enc` is the vector's `enc`) and its first plaintext, under an ok2cry `info`.
 #[test]
 fn our_open_sealed_with_the_vector_keys() {
-    for v in vectors() {
+    for v in support::rfc9180_vectors::base_mode() {
         let sk_r = PrivateKey::derive_from_ikm(&unhex(&v.ikm_r)).unwrap();
         let key_id = KeyId::new("rfc9180_base").unwrap();
         let info = ok2cry_client::suite::info(&key_id, "vector");
@@ -284,7 +212,7 @@ fn our_open_sealed_with_the_vector_keys() {
 #[test]
 fn must_fail_flipped_bits_wrong_aad_info_and_sequence() {
     let mut failures = 0usize;
-    for v in vectors() {
+    for v in support::rfc9180_vectors::base_mode() {
         let info = unhex(&v.info);
         let sk_r = PrivateKey::derive_from_ikm(&unhex(&v.ikm_r)).unwrap();
         let sk = hpke_sk(&sk_r);

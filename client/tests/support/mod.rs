@@ -12,6 +12,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod generate;
+pub mod rfc9180_vectors;
 
 use hkdf::{Hkdf, HkdfExtract};
 use hpke::rand_core::{TryCryptoRng, TryRng};
