@@ -115,6 +115,18 @@ async fn create(c: &reqwest::Client, url: &str) -> Option<Value> {
     r.json().await.ok()
 }
 
+/// Waits for the workers and pools their latencies and error counts.
+async fn gather(tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, u64)>>) -> (Vec<Duration>, u64) {
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        lat.extend(l);
+        errors += e;
+    }
+    (lat, errors)
+}
+
 /// The client for worker `w`: workers are spread over the connections.
 fn pick(clients: &[reqwest::Client], w: usize) -> reqwest::Client {
     clients[w % clients.len()].clone()
@@ -223,13 +235,7 @@ async fn run(a: Args, url: String, pki: PathBuf) {
                     (lat, errors)
                 }));
             }
-            let mut lat = Vec::new();
-            let mut errors = 0;
-            for t in tasks {
-                let (l, e) = t.await.unwrap();
-                lat.extend(l);
-                errors += e;
-            }
+            let (lat, errors) = gather(tasks).await;
             let left = queue.lock().unwrap().len();
             report("open", lat, started.elapsed(), errors);
             if left == 0 {
@@ -297,13 +303,7 @@ async fn run(a: Args, url: String, pki: PathBuf) {
                 (lat, errors)
             }));
         }
-        let mut lat = Vec::new();
-        let mut errors = 0;
-        for t in tasks {
-            let (l, e) = t.await.unwrap();
-            lat.extend(l);
-            errors += e;
-        }
+        let (lat, errors) = gather(tasks).await;
         report(scenario, lat, started.elapsed(), errors);
     }
 }
