@@ -9,6 +9,8 @@
     clippy::zombie_processes
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,31 +41,9 @@ fn interop() -> PathBuf {
 fn the_browser_sets_a_pin_and_reveals_the_card_number() {
     assert!(
         Path::new("/usr/bin/chromium").exists(),
-        "this test needs Debian's Chromium: `apt-get install chromium` (.ci/run installs it)"
+        "this test needs Debian's Chromium: run scripts/test (it installs what the tests need)"
     );
-    let node_ok = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(node_ok, "this test needs Node.js 20+ on PATH");
-    if !interop()
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-        || !interop()
-            .join("node_modules/@hpke/core/package.json")
-            .exists()
-    {
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(interop())
-            .output()
-            .expect("npm");
-        assert!(
-            out.status.success(),
-            "npm ci: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    common::require_node_packages(&interop(), &["@hpke/core", "jose", "playwright-core"]);
     let bin = Path::new(env!("CARGO_BIN_EXE_ok2cry"))
         .parent()
         .unwrap()

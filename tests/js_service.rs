@@ -15,29 +15,10 @@ fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
 
-/// Node and the pinned packages must be there: installed from the lockfile if missing; the
-/// test fails (never skips) when Node or npm is missing.
+/// Node and the pinned packages must be there (`scripts/test` installs them from the lock
+/// file); the tests fail, never skip, when they are not.
 fn ensure_node_modules() {
-    let dir = interop_dir();
-    let ok = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(ok, "these tests need Node.js (20 or later) on PATH");
-    if !dir.join("node_modules/@hpke/core/package.json").exists()
-        || !dir.join("node_modules/jose/package.json").exists()
-    {
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .output()
-            .expect("npm on PATH");
-        assert!(
-            out.status.success(),
-            "npm ci failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    common::require_node_packages(&interop_dir(), &["@hpke/core", "jose"]);
 }
 
 fn node(script: &str, args: &[&str]) -> Value {

@@ -19,7 +19,6 @@ use ok2cry_client::{
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 fn interop_dir() -> PathBuf {
@@ -29,39 +28,22 @@ fn interop_dir() -> PathBuf {
         .join("interop")
 }
 
-/// Installs the pinned node_modules once per test process (tests run on several threads).
+/// The pinned Node packages must be installed (`scripts/test` installs them from the lock
+/// file); the tests fail, never skip, when they are not.
 fn ensure_node_modules() -> PathBuf {
-    static INSTALL: Mutex<bool> = Mutex::new(false);
     let dir = interop_dir();
-    let mut done = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if *done {
-        return dir;
-    }
-    match Command::new("node").arg("--version").output() {
-        Ok(out) if out.status.success() => {}
-        _ => panic!(
-            "the JS interop tests need Node.js (20 or later) on PATH: `node --version` failed. \
-             Install Node.js and npm, then run the tests again."
-        ),
-    }
-    let installed = dir.join("node_modules/@hpke/core/package.json").exists()
-        && dir.join("node_modules/jose/package.json").exists();
-    if !installed {
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("the JS interop tests need npm on PATH to install tests/interop: {e}")
-            });
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(node_ok, "the JS interop tests need Node.js (20 or later) on PATH");
+    for package in ["@hpke/core", "jose"] {
         assert!(
-            out.status.success(),
-            "`npm ci` in {} failed:\n{}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr)
+            dir.join("node_modules").join(package).join("package.json").exists(),
+            "{package} is not installed in {}: run scripts/test (it installs what the tests need)",
+            dir.display()
         );
     }
-    *done = true;
     dir
 }
 

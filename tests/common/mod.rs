@@ -241,3 +241,23 @@ pub async fn open(
 pub async fn get(client: &reqwest::Client, url: String) -> reqwest::Response {
     client.get(url).send().await.unwrap()
 }
+
+/// Node.js and the pinned packages in `dir` must be installed (`scripts/test` installs them
+/// from the lock file); a test fails, never skips, when they are not.
+pub fn require_node_packages(dir: &Path, packages: &[&str]) {
+    let node_ok = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(node_ok, "this test needs Node.js (20 or later) on PATH");
+    for package in packages {
+        assert!(
+            dir.join("node_modules")
+                .join(package)
+                .join("package.json")
+                .exists(),
+            "{package} is not installed in {}: run scripts/test (it installs what the tests need)",
+            dir.display()
+        );
+    }
+}
