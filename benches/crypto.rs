@@ -6,10 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use ok2cry::audit::MemoryRecorder as MemorySink;
 use ok2cry::clock::{ManualClock, Millis};
 use ok2cry::custody::{CreateRequest, Custody, CustodyConfig};
 use ok2cry::kek::KekRing;
-use ok2cry::lifecycle::MemorySink;
 use ok2cry::metrics::Metrics;
 use ok2cry::principal::{AuthMethod, Principal, Role};
 use ok2cry_client::{Envelope, KeyId, KeyToken, KeyTokenClaims, PrivateKey, TokenSigner};
@@ -101,13 +101,15 @@ fn service_path_with(c: &mut Criterion, provider: &'static dyn ok2cry_client::Cr
         provider,
         ..Default::default()
     };
-    let custody = Custody::new(
-        config,
-        Arc::new(clock),
-        Arc::new(MemorySink::default()),
-        Arc::new(Metrics::new()),
-    )
-    .unwrap();
+    let custody = Arc::new(
+        Custody::new(
+            config,
+            Arc::new(clock),
+            Arc::new(MemorySink::default()),
+            Arc::new(Metrics::new()),
+        )
+        .unwrap(),
+    );
     let me = Principal {
         id: "bench".into(),
         roles: [Role::Issuer, Role::Opener].into_iter().collect(),
@@ -136,7 +138,7 @@ fn service_path_with(c: &mut Criterion, provider: &'static dyn ok2cry_client::Cr
                     .unwrap();
                 (view.key_id, Envelope::seal(&key, b"1234").unwrap())
             },
-            |(id, env)| black_box(custody.open(&me, &id, &env).unwrap()),
+            |(id, env)| black_box(rt.block_on(custody.open(&me, &id, &env)).unwrap()),
             BatchSize::SmallInput,
         )
     });
@@ -203,14 +205,12 @@ fn audit_append(c: &mut Criterion) {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let opts = AuditOptions {
-        dir: dir.path().to_owned(),
-        node: "bench".into(),
-        origin_prefix: "ok2cry.audit/bench".into(),
-        segment_max_bytes: 1 << 30,
-        retain_segments: None,
-        fault: Default::default(),
-    };
+    let mut opts = AuditOptions::new(
+        dir.path().join("log"),
+        "bench",
+        dir.path().join("audit-key.pem"),
+    );
+    opts.segment_max_bytes = 1 << 30;
     let (log, _) = AuditLog::open(opts, Arc::new(ok2cry::clock::SystemClock)).unwrap();
     // 1000 concurrent durable appends per iteration: each is fsync-durable before it returns;
     // group commit shares one fdatasync per batch. Throughput = 1000 / iteration time.
@@ -223,16 +223,16 @@ fn audit_append(c: &mut Criterion) {
                 for i in 0..1000u64 {
                     let log = log.clone();
                     tasks.push(tokio::spawn(async move {
-                        log.append_durable(EventBody::KeyCreated {
+                        log.append_durable(vec![EventBody::KeyCreated {
                             key_id: format!("bench_{i}"),
                             jwk_thumbprint: "tp".into(),
                             owner: "bench".into(),
                             opener: "bench".into(),
-                            expires_at: "2030-01-01T00:00:00.000Z".into(),
+                            expires_at: ok2cry::audit::Timestamp(1_893_456_000_000),
                             kek_id: 1,
                             label: None,
                             max_opens: 1,
-                        })
+                        }])
                         .await
                         .unwrap()
                     }));

@@ -36,9 +36,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use ok2cry::audit::EventBody;
+use ok2cry::audit::recorder::{AuditUnavailable, BoxFuture, Recorder};
 use ok2cry::clock::{Clock, SystemClock};
 use ok2cry::custody::{CreateRequest, Custody, CustodyConfig};
-use ok2cry::lifecycle::{AuditUnavailable, BoxFuture, Lifecycle, LifecycleSink};
 use ok2cry::metrics::Metrics;
 use ok2cry::principal::{AuthMethod, Principal, Role};
 use std::path::PathBuf;
@@ -54,13 +55,16 @@ struct LagSink {
     lags: Mutex<Vec<u64>>,
 }
 
-impl LifecycleSink for LagSink {
-    fn record_durable(&self, _event: Lifecycle) -> BoxFuture<'_, Result<(), AuditUnavailable>> {
+impl Recorder for LagSink {
+    fn record_durable(
+        &self,
+        _events: Vec<EventBody>,
+    ) -> BoxFuture<'_, Result<(), AuditUnavailable>> {
         Box::pin(async { Ok(()) })
     }
-    fn record(&self, event: Lifecycle) {
-        if let Lifecycle::KeyDestroyed { expires_at, .. } = event {
-            let lag = self.clock.now_ms().saturating_sub(expires_at);
+    fn record(&self, event: EventBody) {
+        if let EventBody::KeyDestroyed { expires_at, .. } = event {
+            let lag = self.clock.now_ms().saturating_sub(expires_at.0);
             self.lags.lock().unwrap().push(lag);
         }
     }

@@ -54,7 +54,9 @@ pub struct AppState {
     /// The time source.
     pub clock: Arc<dyn Clock>,
     /// The audit log, for the auditor routes.
-    pub audit: Option<crate::audit_sink::AuditSink>,
+    pub audit: Option<crate::audit::AuditLog>,
+    /// The witnesses, for readiness.
+    pub witnessing: Option<Arc<crate::audit::witness::client::Witnessing>>,
     /// The attestation provider, when enabled.
     pub attestation: Option<Attestor>,
 }
@@ -93,6 +95,7 @@ impl AppState {
             bearer: None,
             clock: Arc::new(crate::clock::SystemClock),
             audit: None,
+            witnessing: None,
             attestation: None,
         }
     }
@@ -104,8 +107,17 @@ impl AppState {
     }
 
     /// Attaches the audit log.
-    pub fn with_audit(mut self, audit: crate::audit_sink::AuditSink) -> Self {
+    pub fn with_audit(mut self, audit: crate::audit::AuditLog) -> Self {
         self.audit = Some(audit);
+        self
+    }
+
+    /// Attaches the witnesses.
+    pub fn with_witnessing(
+        mut self,
+        witnessing: Arc<crate::audit::witness::client::Witnessing>,
+    ) -> Self {
+        self.witnessing = Some(witnessing);
         self
     }
 
@@ -224,6 +236,8 @@ pub fn app(state: SharedState) -> Router {
         .route("/v1/audit/consistency", get(audit_consistency))
         .route("/v1/audit/receipts/{key_id}", get(audit_receipt))
         .route("/v1/audit/key", get(audit_key))
+        .route("/v1/audit/tlog/checkpoint", get(tlog_checkpoint))
+        .route("/v1/audit/tlog/tile/{*path}", get(tlog_tile))
         .route("/v1/attestation", get(attestation))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -390,17 +404,8 @@ async fn open_key(
     let principal = caller.require(Role::Opener)?;
     let key_id = parse_key_id(&key_id)?;
     let envelope = envelope_from(&body, &headers)?;
-    let custody = state.custody.clone();
-    let principal = principal.clone();
-    // The unwrap and HPKE open are CPU-bound; keep them off the async workers.
-    let opened = tokio::task::spawn_blocking(move || {
-        custody
-            .open(&principal, &key_id, &envelope)
-            .map(|o| (key_id, o))
-    })
-    .await
-    .map_err(|_| AppError::Internal)??;
-    let (key_id, opened) = opened;
+    // Custody decrypts on the blocking pool and answers once the open's events are durable.
+    let opened = state.custody.open(principal, &key_id, &envelope).await?;
     let plaintext = zeroize::Zeroizing::new(Base64UrlUnpadded::encode_string(
         opened.plaintext.expose_secret(),
     ));
@@ -423,7 +428,7 @@ async fn delete_key(
     Path(key_id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     let key_id = parse_key_id(&key_id)?;
-    state.custody.delete(&caller.0, &key_id)?;
+    state.custody.delete(&caller.0, &key_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -441,18 +446,45 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<SharedState>) -> Response {
-    let ready = state.ready.load(Ordering::SeqCst);
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let accepting = state.ready.load(Ordering::SeqCst);
+    let audit = state.audit.as_ref().map(|a| a.health());
+    let writable = audit.as_ref().is_none_or(|h| h.writable);
+    let witnesses = state.witnessing.as_ref().map(|w| w.status());
+    let conflict = state.witnessing.as_ref().is_some_and(|w| w.conflict());
+    // Keys can be created and opened only while the log takes events: both fail closed.
+    let ready = accepting && writable && !conflict;
     let body = json!({
         "ready": ready,
+        "accepting": accepting,
+        "can_create": ready,
+        "can_open": accepting && writable,
         "live_keys": state.custody.live_keys(),
+        "audit": audit,
+        "witnesses": witnesses,
         "hardening": state.hardening,
     });
-    (status, Json(body)).into_response()
+    if ready {
+        return (StatusCode::OK, Json(body)).into_response();
+    }
+    let mut why = Vec::new();
+    if !accepting {
+        why.push("shutting down");
+    }
+    if !writable {
+        why.push("the audit log cannot be written, so keys can be neither created nor opened");
+    }
+    if conflict {
+        why.push("a witness holds another history of this log");
+    }
+    let report = match body {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    AppError::NotReady {
+        detail: format!("this node cannot take keys now: {}", why.join("; ")),
+        report,
+    }
+    .into_response()
 }
 
 async fn metrics(State(state): State<SharedState>) -> Response {
@@ -477,9 +509,13 @@ fn audit_log(state: &SharedState, caller: &Caller) -> Result<crate::audit::Audit
     caller.require(Role::Auditor)?;
     state
         .audit
-        .as_ref()
-        .map(|a| a.log().clone())
+        .clone()
         .ok_or_else(|| AppError::NotFound("this node has no audit log".into()))
+}
+
+fn read_failed(e: crate::audit::AuditError) -> AppError {
+    tracing::error!(error = %e, "reading the audit log failed");
+    AppError::Internal
 }
 
 #[derive(Deserialize)]
@@ -569,19 +605,26 @@ async fn audit_checkpoint(
     caller: Caller,
 ) -> Result<Response, AppError> {
     let log = audit_log(&state, &caller)?;
-    let note = match log.latest_checkpoint() {
-        Some(n) => n,
+    let record = match log.latest_checkpoint() {
+        Some(r) => r,
         None => log.checkpoint_now().await.ok_or(AppError::Unavailable {
             detail: "no checkpoint could be signed right now".into(),
             retry_after: 5,
         })?,
     };
-    let mut response = note.into_response();
+    Ok(text_response(record.note, "no-store"))
+}
+
+fn text_response(body: String, cache: &'static str) -> Response {
+    let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    Ok(response)
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
 }
 
 #[derive(Deserialize)]
@@ -598,19 +641,22 @@ async fn audit_consistency(
 ) -> Result<Response, AppError> {
     let log = audit_log(&state, &caller)?;
     let q: ConsistencyQuery = query(uri.query())?;
-    let (segment, proof) = log.consistency_proof(q.old, q.new).ok_or_else(|| {
-        AppError::BadRequest(
-            "old must be at least 1 and at most new, and new at most the current tree size".into(),
-        )
-    })?;
+    let (old, new) = (q.old, q.new);
+    let proof = tokio::task::spawn_blocking(move || log.consistency_proof(old, new))
+        .await
+        .map_err(|_| AppError::Internal)?
+        .map_err(read_failed)?
+        .ok_or_else(|| {
+            AppError::BadRequest(
+                "old must be at least 1 and at most new, and new at most the current tree size"
+                    .into(),
+            )
+        })?;
     let proof: Vec<String> = proof
         .iter()
         .map(|h| base64ct::Base64::encode_string(h))
         .collect();
-    Ok(
-        Json(json!({"segment": segment, "old": q.old, "new": q.new, "proof": proof}))
-            .into_response(),
-    )
+    Ok(Json(json!({"old": q.old, "new": q.new, "proof": proof})).into_response())
 }
 
 async fn audit_receipt(
@@ -623,21 +669,54 @@ async fn audit_receipt(
     match log.receipt(key_id.as_str()).await {
         Ok(Some(receipt)) => Ok(Json(receipt).into_response()),
         Ok(None) => Err(AppError::NotFound(
-            "no events for this key in the retained log".into(),
+            "no events for this key in the log".into(),
         )),
-        Err(e) => {
-            tracing::error!(error = %e, "building a receipt failed");
-            Err(AppError::Internal)
-        }
+        Err(e) => Err(read_failed(e)),
     }
 }
 
 async fn audit_key(State(state): State<SharedState>, caller: Caller) -> Result<Response, AppError> {
     let log = audit_log(&state, &caller)?;
-    Ok(
-        Json(json!({"key_name": log.key_name(), "public_key_pem": log.public_key_pem()}))
-            .into_response(),
-    )
+    Ok(Json(json!({
+        "origin": log.origin(),
+        "key_name": log.key_name(),
+        "vkey": log.log_key().vkey(),
+        "public_key_pem": log.public_key_pem(),
+    }))
+    .into_response())
+}
+
+/// C2SP tlog-tiles: the checkpoint.
+async fn tlog_checkpoint(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> Result<Response, AppError> {
+    audit_checkpoint(State(state), caller).await
+}
+
+/// C2SP tlog-tiles: `tile/<L>/<N>[.p/<W>]` and `tile/entries/<N>[.p/<W>]`.
+async fn tlog_tile(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(path): Path<String>,
+) -> Result<Response, AppError> {
+    let log = audit_log(&state, &caller)?;
+    let tile = crate::audit::tiles::TilePath::parse(&path)
+        .ok_or_else(|| AppError::NotFound("no such tile".into()))?;
+    let body = tokio::task::spawn_blocking(move || tile.read(&log))
+        .await
+        .map_err(|_| AppError::Internal)?
+        .map_err(|_| AppError::NotFound("no such tile in the tree as it is now".into()))?;
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=31536000, immutable"),
+    );
+    Ok(response)
 }
 
 /// SHA-256 of the audit key's DER SubjectPublicKeyInfo (the attestation binding commits to it).
@@ -674,7 +753,7 @@ async fn attestation(
     let audit_sha = state
         .audit
         .as_ref()
-        .and_then(|a| audit_key_spki_sha256(a.log().public_key_pem()))
+        .and_then(|a| audit_key_spki_sha256(a.public_key_pem()))
         .unwrap_or([0u8; 32]);
     let user_data = ok2cry_attestation::binding_user_data(&thumbprints, &audit_sha);
     let provider = attestor.provider.clone();

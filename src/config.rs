@@ -153,20 +153,58 @@ impl Default for LimitsConfig {
 pub struct AuditConfig {
     /// Directory of the log's segment files.
     pub dir: PathBuf,
+    /// The audit key (PKCS#8 PEM, 0600), outside `dir`; created with a new log.
+    pub key_file: PathBuf,
+    /// The previous audit key, to rotate to `key_file` at the next start.
+    pub previous_key_file: Option<PathBuf>,
+    /// The checkpoint origin; default `ok2cry.audit/<node_id>`.
+    pub origin: Option<String>,
     /// Segment size before rotation.
     pub segment_max_bytes: u64,
     /// How often a signed checkpoint is published.
     pub checkpoint_interval_seconds: u64,
-    /// Segments kept (older ones are removed once a checkpoint covers them); none: keep all.
+    /// How much of the log is re-verified at start: "all" (default) or "recent".
+    pub verify_on_start: crate::audit::VerifyOnStart,
+    /// Durable appends allowed to wait at once; beyond, requests get 503.
+    pub max_queued_events: usize,
+    /// How long shutdown retries events it cannot write before giving up (and exiting
+    /// non-zero).
+    pub shutdown_retry_seconds: u64,
+    /// Witnesses the checkpoints are submitted to.
+    pub witnesses: Vec<WitnessConfig>,
+    /// Cosignatures a checkpoint needs to count as witnessed (for readiness and metrics).
+    pub witness_quorum: usize,
+    /// How often a witness that is behind is retried.
+    pub witness_retry_seconds: u64,
+    /// Removed: it deleted the proof of destruction with the segments.
     pub retain_segments: Option<usize>,
+}
+
+/// `[[audit.witnesses]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// Its URL prefix (`/add-checkpoint` is appended).
+    pub url: String,
+    /// Its verifier key (vkey: `name+id+base64`), from `ok2cry witness keygen`.
+    pub key: String,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("audit"),
+            key_file: PathBuf::from("audit-key.pem"),
+            previous_key_file: None,
+            origin: None,
             segment_max_bytes: 64 * 1024 * 1024,
             checkpoint_interval_seconds: 10,
+            verify_on_start: crate::audit::VerifyOnStart::All,
+            max_queued_events: 65_536,
+            shutdown_retry_seconds: 10,
+            witnesses: Vec::new(),
+            witness_quorum: 0,
+            witness_retry_seconds: 10,
             retain_segments: None,
         }
     }
@@ -420,6 +458,10 @@ impl Config {
         self.tls.client_ca.iter_mut().for_each(fix);
         self.tls.crl.iter_mut().for_each(fix);
         fix(&mut self.audit.dir);
+        fix(&mut self.audit.key_file);
+        if let Some(p) = &mut self.audit.previous_key_file {
+            fix(p);
+        }
         if let Some(jwt) = &mut self.jwt {
             fix(&mut jwt.keys_file);
         }
@@ -506,6 +548,34 @@ impl Config {
         if self.audit.checkpoint_interval_seconds == 0 {
             return err("audit.checkpoint_interval_seconds must be positive");
         }
+        if self.audit.retain_segments.is_some() {
+            return err(
+                "audit.retain_segments was removed: deleting segments deletes the proof of destruction in them (see docs/AUDIT.md for archiving)",
+            );
+        }
+        if self.audit.max_queued_events == 0 {
+            return err("audit.max_queued_events must be positive");
+        }
+        if self.audit.witness_quorum > self.audit.witnesses.len() {
+            return err("audit.witness_quorum is larger than the number of audit.witnesses");
+        }
+        if self.audit.witness_retry_seconds == 0 {
+            return err("audit.witness_retry_seconds must be positive");
+        }
+        for w in &self.audit.witnesses {
+            crate::audit::note::NoteVerifier::from_vkey(&w.key)
+                .ok()
+                .filter(crate::audit::note::NoteVerifier::is_cosigner)
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "audit.witnesses: {}: key is not a witness verifier key (name+id+base64 of an Ed25519 cosigner)",
+                        w.url
+                    ))
+                })?;
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                return err(format!("audit.witnesses: {} is not an http(s) URL", w.url));
+            }
+        }
         if let Some(jwt) = &self.jwt {
             if jwt.audience.is_empty() {
                 return err("jwt.audience must not be empty");
@@ -543,6 +613,22 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The audit log's settings.
+    pub fn audit_options(&self) -> crate::audit::AuditOptions {
+        let a = &self.audit;
+        let mut o =
+            crate::audit::AuditOptions::new(a.dir.clone(), &self.node_id, a.key_file.clone());
+        if let Some(origin) = &a.origin {
+            o.origin.clone_from(origin);
+        }
+        o.previous_key_file.clone_from(&a.previous_key_file);
+        o.segment_max_bytes = a.segment_max_bytes;
+        o.verify_on_start = a.verify_on_start;
+        o.max_queued = a.max_queued_events;
+        o.shutdown_retry = std::time::Duration::from_secs(a.shutdown_retry_seconds);
+        o
     }
 
     /// The custody's settings.

@@ -5,19 +5,29 @@
 //! - Strict TTL: every read checks expiry against the [`Clock`]; an expired key is never
 //!   opened. A sweeper (`sweep`, driven every few milliseconds by the server) destroys keys as
 //!   their expiry passes, from an expiry-ordered index, so the destroyed event is prompt.
-//! - Open-once is atomic: each entry's state sits behind its own mutex, so of two concurrent
+//! - Open-once is atomic: each entry's state sits behind its own mutex and an open holds the
+//!   entry ("busy") from the decryption until its events are durable, so of two concurrent
 //!   opens exactly one sees the key alive.
+//! - Requests fail closed: the plaintext of an open is handed out only once its `key_opened`
+//!   event is durable, a created key only once `key_created` is; when the log cannot take
+//!   them, the request fails (503) and the key is left untouched.
+//! - Cancellation-safe: creation and opening run as their own tasks, so a request dropped
+//!   mid-flight (timeout, reset, client gone) cannot leave a durable event without its effect.
+//!   A key whose creation is durable but whose requester went away is destroyed at once
+//!   (reason `aborted`); the live-key count stays exact.
 //! - No live key is ever evicted for space: a full store refuses new keys
 //!   ([`CustodyError::StoreFull`]).
 //! - After destruction a small tombstone (when, why) answers `410 Gone` for a while.
 
+use crate::audit::event::{
+    DestroyReason, EventBody, KekDestroyReason, OpenFailure, Timestamp, service_key_id,
+};
+use crate::audit::recorder::Recorder;
 use crate::clock::{Clock, Millis};
-use crate::kek::{KekError, KekRing, WrappedKey};
-use crate::lifecycle::{DestroyReason, Lifecycle, LifecycleSink};
+use crate::kek::{KekError, KekInfo, KekRing, WrappedKey};
 use crate::metrics::Metrics;
 use crate::principal::Principal;
 use crate::signing::SigningRing;
-use base64ct::{Base64UrlUnpadded, Encoding};
 use ok2cry_client::{
     CryptoProvider, Envelope, KeyId, KeyTokenClaims, Plaintext, PrivateKey, PublicKey,
 };
@@ -161,6 +171,12 @@ pub enum CustodyError {
     /// The envelope is not for this key.
     #[error("envelope is for another key id")]
     WrongKey,
+    /// Another open or delete of this key is in progress.
+    #[error("another operation on this key is in progress")]
+    Busy,
+    /// The key was destroyed, but the audit log could not record it yet (queued).
+    #[error("key destroyed; its record is queued")]
+    DestroyedUnlogged,
     /// Something failed inside the service (details are logged, not returned).
     #[error("internal error")]
     Internal,
@@ -171,6 +187,8 @@ struct State {
     opens: u32,
     failures: u32,
     destroyed: Option<(Millis, DestroyReason)>,
+    /// An open holds the key from its decryption until its events are durable.
+    busy: bool,
 }
 
 struct Entry {
@@ -203,15 +221,26 @@ struct Tombstone {
 /// What both the custody and the cache's eviction listener need.
 struct Shared {
     clock: Arc<dyn Clock>,
-    sink: Arc<dyn LifecycleSink>,
+    recorder: Arc<dyn Recorder>,
+    /// Woken whenever an open releases its key, so a concurrent open or delete of the same
+    /// key waits for it instead of failing (one notifier for all keys: no memory per key).
+    released: tokio::sync::Notify,
     metrics: Arc<Metrics>,
     tombstones: moka::sync::Cache<KeyId, Tombstone>,
     live: AtomicUsize,
 }
 
 impl Shared {
-    /// Finishes a destruction that the caller has just marked in `state` (under its lock).
-    fn destroyed(&self, entry: &Entry, state: &mut State, reason: DestroyReason, now: Millis) {
+    /// Finishes a destruction that the caller has just decided (under the entry's lock).
+    /// `record`: whether to queue its event (false when it was already made durable).
+    fn destroyed(
+        &self,
+        entry: &Entry,
+        state: &mut State,
+        reason: DestroyReason,
+        now: Millis,
+        record: bool,
+    ) {
         state.destroyed = Some((now, reason));
         // Dropping the wrapped key zeroizes it now, not when the last Arc goes.
         state.wrapped = None;
@@ -229,13 +258,64 @@ impl Shared {
             let lag_ms = now.saturating_sub(entry.expires_at);
             self.metrics.destruction_lag.observe(lag_ms as f64 / 1000.0);
         }
-        self.sink.record(Lifecycle::KeyDestroyed {
-            key_id: entry.key_id.as_str().to_owned(),
-            reason,
-            expires_at: entry.expires_at,
-        });
+        if record {
+            self.recorder.record(destroyed_event(entry, reason));
+        }
     }
 }
+
+fn destroyed_event(entry: &Entry, reason: DestroyReason) -> EventBody {
+    EventBody::KeyDestroyed {
+        key_id: entry.key_id.as_str().to_owned(),
+        reason,
+        expires_at: Timestamp(entry.expires_at),
+        lost: None,
+    }
+}
+
+fn kek_created(k: &KekInfo) -> EventBody {
+    EventBody::KekCreated {
+        kek_id: k.id,
+        wrap_until: Timestamp(k.wrap_until),
+        not_after: Timestamp(k.not_after),
+    }
+}
+
+fn kek_destroyed(k: &KekInfo, reason: KekDestroyReason) -> EventBody {
+    EventBody::KekDestroyed {
+        kek_id: k.id,
+        keys_wrapped: k.keys_wrapped,
+        reason,
+        lost: None,
+    }
+}
+
+/// Releases a reserved place in the store unless the key was handed out.
+struct Reservation<'a> {
+    live: &'a AtomicUsize,
+    kept: bool,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.live.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Clears an entry's busy flag however the open ends, and wakes whoever waits for it.
+struct BusyGuard(Arc<Entry>, Arc<Shared>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.lock().busy = false;
+        self.1.released.notify_waiters();
+    }
+}
+
+/// How long an open or delete waits for a concurrent open of the same key to finish.
+const BUSY_WAIT: Duration = Duration::from_secs(5);
 
 /// How often principal ids no live key uses are dropped from [`Names`].
 const NAMES_PRUNE_MS: Millis = 10_000;
@@ -314,18 +394,13 @@ impl Custody {
     pub fn new(
         config: CustodyConfig,
         clock: Arc<dyn Clock>,
-        sink: Arc<dyn LifecycleSink>,
+        recorder: Arc<dyn Recorder>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, CustodyError> {
         let now = clock.now_ms();
         let (keks, kek) = KekRing::new(now, config.kek_rotation_ms, config.max_ttl_ms)
             .map_err(|_| CustodyError::Internal)?;
-        sink.record(Lifecycle::KekCreated {
-            kek_id: kek.id,
-            created_at: kek.created_at,
-            wrap_until: kek.wrap_until,
-            not_after: kek.not_after,
-        });
+        recorder.record(kek_created(&kek));
         let signing = SigningRing::new(
             now,
             config.signing_rotation_ms,
@@ -339,7 +414,8 @@ impl Custody {
             .build();
         let shared = Arc::new(Shared {
             clock,
-            sink,
+            recorder,
+            released: tokio::sync::Notify::new(),
             metrics,
             tombstones,
             live: AtomicUsize::new(0),
@@ -354,7 +430,13 @@ impl Custody {
                     let mut state = entry.lock();
                     if state.destroyed.is_none() {
                         let now = listener_shared.clock.now_ms();
-                        listener_shared.destroyed(&entry, &mut state, DestroyReason::Expired, now);
+                        listener_shared.destroyed(
+                            &entry,
+                            &mut state,
+                            DestroyReason::Expired,
+                            now,
+                            true,
+                        );
                     }
                 }
             })
@@ -431,15 +513,11 @@ impl Custody {
         Ok((ttl, max_opens, opener))
     }
 
-    fn new_key_id(&self) -> Result<KeyId, CustodyError> {
+    fn new_key_id(&self, now: Millis) -> Result<KeyId, CustodyError> {
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(|_| CustodyError::Internal)?;
-        KeyId::new(format!(
-            "{}_{}",
-            self.config.node_id,
-            Base64UrlUnpadded::encode_string(&random)
-        ))
-        .map_err(|_| CustodyError::Internal)
+        KeyId::new(service_key_id(&self.config.node_id, now, &random))
+            .map_err(|_| CustodyError::Internal)
     }
 
     fn sign(&self, entry: &Entry, opens_remaining: u32) -> Result<String, CustodyError> {
@@ -471,8 +549,29 @@ impl Custody {
         })
     }
 
-    /// Creates a key. Resolves only once its `created` event is durable.
+    /// Creates a key. Resolves only once its `key_created` event is durable.
+    ///
+    /// Runs as its own task: if the caller goes away after the event is durable, the key is
+    /// destroyed at once (reason `aborted`) instead of being left without its requester.
     pub async fn create(
+        self: &Arc<Self>,
+        principal: &Principal,
+        req: CreateRequest,
+    ) -> Result<KeyView, CustodyError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let me = self.clone();
+        let principal = principal.clone();
+        tokio::spawn(async move {
+            let result = me.create_now(&principal, req).await;
+            if let Err(Ok(view)) = tx.send(result) {
+                // Nobody is waiting for this key any more: it will never be used.
+                me.destroy_unclaimed(&view.key_id);
+            }
+        });
+        rx.await.map_err(|_| CustodyError::Internal)?
+    }
+
+    async fn create_now(
         &self,
         principal: &Principal,
         req: CreateRequest,
@@ -480,19 +579,28 @@ impl Custody {
         let (ttl, max_opens, opener) = self.validate(principal, &req)?;
         // Reserve a place first so that concurrent creations cannot overshoot the limit.
         let live = self.shared.live.fetch_add(1, Ordering::SeqCst);
+        let mut reservation = Reservation {
+            live: &self.shared.live,
+            kept: false,
+        };
         if live >= self.config.max_live_keys {
-            self.shared.live.fetch_sub(1, Ordering::SeqCst);
             self.shared.metrics.store_full.inc();
             return Err(CustodyError::StoreFull);
         }
-        match self
+        let view = self
             .create_reserved(principal, req, ttl, max_opens, opener)
-            .await
-        {
-            Ok(view) => Ok(view),
-            Err(e) => {
-                self.shared.live.fetch_sub(1, Ordering::SeqCst);
-                Err(e)
+            .await?;
+        reservation.kept = true;
+        Ok(view)
+    }
+
+    /// Destroys a key whose creation nobody received.
+    fn destroy_unclaimed(&self, key_id: &KeyId) {
+        if let Some(entry) = self.cache.get(key_id) {
+            let mut state = entry.lock();
+            if state.destroyed.is_none() {
+                let now = self.now();
+                self.destroy_locked(&entry, &mut state, DestroyReason::Aborted, now, true);
             }
         }
     }
@@ -505,8 +613,8 @@ impl Custody {
         max_opens: u32,
         opener: String,
     ) -> Result<KeyView, CustodyError> {
-        let key_id = self.new_key_id()?;
         let now = self.now();
+        let key_id = self.new_key_id(now)?;
         let expires_at = now.saturating_add(ttl);
         let (private, public_key) = self
             .config
@@ -535,21 +643,22 @@ impl Custody {
                 opens: 0,
                 failures: 0,
                 destroyed: None,
+                busy: false,
             }),
         });
         let view = self.view(&entry, max_opens)?;
         self.shared
-            .sink
-            .record_durable(Lifecycle::KeyCreated {
+            .recorder
+            .record_durable(vec![EventBody::KeyCreated {
                 key_id: key_id.as_str().to_owned(),
-                thumbprint: entry.public_key.thumbprint(),
+                jwk_thumbprint: entry.public_key.thumbprint(),
                 owner: entry.owner.to_string(),
                 opener: entry.opener.to_string(),
-                expires_at,
+                expires_at: Timestamp(expires_at),
                 kek_id,
                 label: req.label,
                 max_opens,
-            })
+            }])
             .await
             .map_err(|_| CustodyError::AuditUnavailable)?;
         self.cache.insert(key_id.clone(), entry);
@@ -601,36 +710,77 @@ impl Custody {
             });
         }
         let now = self.now();
-        if now >= entry.expires_at {
-            self.destroy_locked(entry, state, DestroyReason::Expired, now);
+        if now >= entry.expires_at && !state.busy {
+            self.destroy_locked(entry, state, DestroyReason::Expired, now, true);
             return Err(CustodyError::Gone {
                 destroyed_at: now,
                 reason: DestroyReason::Expired,
             });
         }
+        if now >= entry.expires_at {
+            // An open that began before the expiry is finishing; the sweeper destroys the
+            // key right after it.
+            return Err(CustodyError::Busy);
+        }
         Ok(())
     }
 
-    fn destroy_locked(&self, entry: &Entry, state: &mut State, reason: DestroyReason, now: Millis) {
-        self.shared.destroyed(entry, state, reason, now);
+    fn destroy_locked(
+        &self,
+        entry: &Entry,
+        state: &mut State,
+        reason: DestroyReason,
+        now: Millis,
+        record: bool,
+    ) {
+        self.shared.destroyed(entry, state, reason, now, record);
         self.cache.invalidate(&entry.key_id);
     }
 
-    /// Opens `envelope` with key `key_id` on behalf of `principal`.
-    pub fn open(
-        &self,
+    /// Opens `envelope` with key `key_id` on behalf of `principal`. The plaintext is returned
+    /// only once the open's events are durable; when they cannot be written the key is left
+    /// untouched and the open fails with [`CustodyError::AuditUnavailable`].
+    ///
+    /// Runs as its own task, so a caller that goes away cannot leave a durable `key_opened`
+    /// without the key's state following it.
+    pub async fn open(
+        self: &Arc<Self>,
+        principal: &Principal,
+        key_id: &KeyId,
+        envelope: &Envelope,
+    ) -> Result<Opened, CustodyError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let me = self.clone();
+        let principal = principal.clone();
+        let key_id = key_id.clone();
+        let envelope = envelope.clone();
+        tokio::spawn(async move {
+            let result = me.open_now(&principal, &key_id, &envelope).await;
+            // A caller that went away drops the plaintext here (zeroized).
+            let _ = tx.send(result);
+        });
+        rx.await.map_err(|_| CustodyError::Internal)?
+    }
+
+    async fn open_now(
+        self: &Arc<Self>,
         principal: &Principal,
         key_id: &KeyId,
         envelope: &Envelope,
     ) -> Result<Opened, CustodyError> {
         let entry = self.live_entry(key_id)?;
         if *principal.id != *entry.opener {
-            self.shared.sink.record(Lifecycle::OpenFailed {
-                key_id: key_id.as_str().to_owned(),
-                principal: principal.id.clone(),
-                failures: entry.lock().failures,
-                reason: "forbidden",
-            });
+            let failures = entry.lock().failures;
+            self.shared
+                .recorder
+                .record_durable(vec![EventBody::OpenFailed {
+                    key_id: key_id.as_str().to_owned(),
+                    principal: principal.id.clone(),
+                    failures,
+                    reason: OpenFailure::Forbidden,
+                }])
+                .await
+                .map_err(|_| CustodyError::AuditUnavailable)?;
             return Err(CustodyError::Forbidden(
                 "only the designated opener may open this key",
             ));
@@ -638,20 +788,114 @@ impl Custody {
         if envelope.key_id() != key_id {
             return Err(CustodyError::WrongKey);
         }
+        // Decrypt on the blocking pool (CPU-bound), holding the key busy. A concurrent open
+        // of the same key waits for the first to finish, then sees the key as it left it.
+        let deadline = tokio::time::Instant::now() + BUSY_WAIT;
+        let decrypted = loop {
+            let released = self.shared.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            let me = self.clone();
+            let e = entry.clone();
+            let env = envelope.clone();
+            match tokio::task::spawn_blocking(move || me.decrypt(&e, &env))
+                .await
+                .map_err(|_| CustodyError::Internal)?
+            {
+                Err(CustodyError::Busy) => {
+                    if tokio::time::timeout_at(deadline, released).await.is_err() {
+                        return Err(CustodyError::Busy);
+                    }
+                }
+                other => break other?,
+            }
+        };
+        let (result, opens, failures) = decrypted;
+        let _busy = BusyGuard(entry.clone(), self.shared.clone());
+        match result {
+            Ok(plaintext) => {
+                let used = opens + 1;
+                let remaining = entry.max_opens.saturating_sub(used);
+                let mut events = vec![EventBody::KeyOpened {
+                    key_id: key_id.as_str().to_owned(),
+                    opener: principal.id.clone(),
+                    opens_used: used,
+                    opens_remaining: remaining,
+                }];
+                if remaining == 0 {
+                    events.push(destroyed_event(&entry, DestroyReason::Consumed));
+                }
+                if self.shared.recorder.record_durable(events).await.is_err() {
+                    // The plaintext is dropped (zeroized) unseen; the key is untouched.
+                    return Err(CustodyError::AuditUnavailable);
+                }
+                let mut state = entry.lock();
+                state.opens = used;
+                self.shared.metrics.opened.inc();
+                if remaining == 0 {
+                    let now = self.now();
+                    self.destroy_locked(&entry, &mut state, DestroyReason::Consumed, now, false);
+                }
+                Ok(Opened {
+                    plaintext,
+                    opens_remaining: remaining,
+                })
+            }
+            Err(()) => {
+                let failures = failures + 1;
+                let key_destroyed = failures >= self.config.max_failed_opens;
+                let mut events = vec![EventBody::OpenFailed {
+                    key_id: key_id.as_str().to_owned(),
+                    principal: principal.id.clone(),
+                    failures,
+                    reason: OpenFailure::Decrypt,
+                }];
+                if key_destroyed {
+                    events.push(destroyed_event(&entry, DestroyReason::FailedOpens));
+                }
+                if self.shared.recorder.record_durable(events).await.is_err() {
+                    return Err(CustodyError::AuditUnavailable);
+                }
+                self.shared.metrics.open_failed.inc();
+                let mut state = entry.lock();
+                state.failures = failures;
+                if key_destroyed {
+                    let now = self.now();
+                    self.destroy_locked(&entry, &mut state, DestroyReason::FailedOpens, now, false);
+                }
+                Err(CustodyError::OpenFailed { key_destroyed })
+            }
+        }
+    }
+
+    /// The CPU part of an open, under the entry's lock: checks, marks the key busy, unwraps
+    /// and decrypts. Returns the outcome and the counts before it.
+    #[allow(clippy::type_complexity)]
+    fn decrypt(
+        &self,
+        entry: &Arc<Entry>,
+        envelope: &Envelope,
+    ) -> Result<(Result<Plaintext, ()>, u32, u32), CustodyError> {
         // Why one mutex per entry: open-once must be atomic, and different keys must not
-        // contend. The critical section is CPU-only (unwrap + HPKE open, well under 1 ms).
+        // contend. The critical section is CPU-only (unwrap + HPKE open, well under 1 ms);
+        // the key then stays busy, without the lock, until the events are durable.
         let mut state = entry.lock();
-        self.check_alive(&entry, &mut state)?;
+        if state.busy {
+            return Err(CustodyError::Busy);
+        }
+        self.check_alive(entry, &mut state)?;
         let now = self.now();
         let scalar = match &state.wrapped {
-            Some(w) => self.keks.unwrap_key(key_id.as_str(), entry.expires_at, w),
+            Some(w) => self
+                .keks
+                .unwrap_key(entry.key_id.as_str(), entry.expires_at, w),
             None => Err(KekError::KekDestroyed),
         };
         let scalar = match scalar {
             Ok(s) => s,
             Err(_) => {
                 // The KEK is gone: the key is crypto-shredded; record it as such.
-                self.destroy_locked(&entry, &mut state, DestroyReason::KekDestroyed, now);
+                self.destroy_locked(entry, &mut state, DestroyReason::KekDestroyed, now, true);
                 return Err(CustodyError::Gone {
                     destroyed_at: now,
                     reason: DestroyReason::KekDestroyed,
@@ -661,62 +905,65 @@ impl Custody {
         let private =
             PrivateKey::from_secret_bytes(scalar.as_slice()).map_err(|_| CustodyError::Internal)?;
         drop(scalar);
-        let result = private.open_with(self.config.provider, key_id, &entry.context, envelope);
+        let result = private
+            .open_with(
+                self.config.provider,
+                &entry.key_id,
+                &entry.context,
+                envelope,
+            )
+            .map_err(|_| ());
         drop(private);
-        match result {
-            Ok(plaintext) => {
-                state.opens += 1;
-                let remaining = entry.max_opens.saturating_sub(state.opens);
-                self.shared.metrics.opened.inc();
-                self.shared.sink.record(Lifecycle::KeyOpened {
-                    key_id: key_id.as_str().to_owned(),
-                    opener: principal.id.clone(),
-                    opens_used: state.opens,
-                    opens_remaining: remaining,
-                });
-                if remaining == 0 {
-                    self.destroy_locked(&entry, &mut state, DestroyReason::Consumed, now);
-                }
-                Ok(Opened {
-                    plaintext,
-                    opens_remaining: remaining,
-                })
-            }
-            Err(_) => {
-                state.failures += 1;
-                self.shared.metrics.open_failed.inc();
-                self.shared.sink.record(Lifecycle::OpenFailed {
-                    key_id: key_id.as_str().to_owned(),
-                    principal: principal.id.clone(),
-                    failures: state.failures,
-                    reason: "decrypt",
-                });
-                let key_destroyed = state.failures >= self.config.max_failed_opens;
-                if key_destroyed {
-                    self.destroy_locked(&entry, &mut state, DestroyReason::FailedOpens, now);
-                }
-                Err(CustodyError::OpenFailed { key_destroyed })
-            }
-        }
+        state.busy = true;
+        Ok((result, state.opens, state.failures))
     }
 
-    /// Destroys a key early (its creator or its opener may).
-    pub fn delete(&self, principal: &Principal, key_id: &KeyId) -> Result<(), CustodyError> {
+    /// Destroys a key early (its creator or its opener may). The key is destroyed at once; the
+    /// call resolves once its event is durable, and fails with
+    /// [`CustodyError::DestroyedUnlogged`] when it cannot be (the event is then queued).
+    pub async fn delete(&self, principal: &Principal, key_id: &KeyId) -> Result<(), CustodyError> {
         let entry = self.live_entry(key_id)?;
         if *principal.id != *entry.owner && *principal.id != *entry.opener {
             return Err(CustodyError::Forbidden(
                 "only the key's creator or opener may delete it",
             ));
         }
-        let mut state = entry.lock();
-        if let Some((destroyed_at, reason)) = state.destroyed {
-            return Err(CustodyError::Gone {
-                destroyed_at,
-                reason,
-            });
+        // An open in progress finishes first (its events must precede the destruction).
+        let deadline = tokio::time::Instant::now() + BUSY_WAIT;
+        loop {
+            let released = self.shared.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            {
+                let mut state = entry.lock();
+                if let Some((destroyed_at, reason)) = state.destroyed {
+                    return Err(CustodyError::Gone {
+                        destroyed_at,
+                        reason,
+                    });
+                }
+                if !state.busy {
+                    let now = self.now();
+                    self.destroy_locked(&entry, &mut state, DestroyReason::Revoked, now, false);
+                    break;
+                }
+            }
+            if tokio::time::timeout_at(deadline, released).await.is_err() {
+                return Err(CustodyError::Busy);
+            }
         }
-        let now = self.now();
-        self.destroy_locked(&entry, &mut state, DestroyReason::Revoked, now);
+        let event = destroyed_event(&entry, DestroyReason::Revoked);
+        if self
+            .shared
+            .recorder
+            .record_durable(vec![event.clone()])
+            .await
+            .is_err()
+        {
+            // Destruction always proceeds; its record waits for the log to come back.
+            self.shared.recorder.record(event);
+            return Err(CustodyError::DestroyedUnlogged);
+        }
         Ok(())
     }
 
@@ -735,14 +982,23 @@ impl Custody {
             }
         }
         let mut destroyed = 0;
+        let mut again = Vec::new();
         for id in due {
             if let Some(entry) = self.cache.get(&id) {
                 let mut state = entry.lock();
                 if state.destroyed.is_none() {
-                    self.destroy_locked(&entry, &mut state, DestroyReason::Expired, now);
+                    if state.busy {
+                        // An open that began before the expiry is finishing: next tick.
+                        again.push(Reverse((now, id)));
+                        continue;
+                    }
+                    self.destroy_locked(&entry, &mut state, DestroyReason::Expired, now, true);
                     destroyed += 1;
                 }
             }
+        }
+        if !again.is_empty() {
+            self.lock_expiries().extend(again);
         }
         self.rotate(now);
         self.cache.run_pending_tasks();
@@ -755,19 +1011,13 @@ impl Custody {
             Ok((created, gone)) => {
                 if let Some(k) = created {
                     self.shared.metrics.kek_rotations.inc();
-                    self.shared.sink.record(Lifecycle::KekCreated {
-                        kek_id: k.id,
-                        created_at: k.created_at,
-                        wrap_until: k.wrap_until,
-                        not_after: k.not_after,
-                    });
+                    self.shared.recorder.record(kek_created(&k));
                 }
                 for k in gone {
                     self.shared.metrics.kek_destroyed.inc();
-                    self.shared.sink.record(Lifecycle::KekDestroyed {
-                        kek_id: k.id,
-                        keys_wrapped: k.keys_wrapped,
-                    });
+                    self.shared
+                        .recorder
+                        .record(kek_destroyed(&k, KekDestroyReason::Expired));
                 }
             }
             Err(e) => tracing::error!(error = %e, "KEK rotation failed; will retry next tick"),
@@ -775,24 +1025,38 @@ impl Custody {
         self.signing.tick(now);
     }
 
-    /// Destroys every key and KEK (shutdown). Returns how many keys were destroyed.
-    pub fn shutdown(&self) -> usize {
-        let now = self.now();
+    /// Destroys every key and KEK (shutdown). Opens still finishing are waited for (at most
+    /// `wait`), so that no `key_opened` follows its key's destruction in the log. Returns how
+    /// many keys were destroyed.
+    pub async fn shutdown(&self, wait: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + wait;
         let mut destroyed = 0;
-        for (_, entry) in self.cache.iter() {
-            let mut state = entry.lock();
-            if state.destroyed.is_none() {
-                self.destroy_locked(&entry, &mut state, DestroyReason::Shutdown, now);
-                destroyed += 1;
+        loop {
+            let now = self.now();
+            let mut busy = 0;
+            let force = tokio::time::Instant::now() >= deadline;
+            for (_, entry) in self.cache.iter() {
+                let mut state = entry.lock();
+                if state.destroyed.is_none() {
+                    if state.busy && !force {
+                        busy += 1;
+                        continue;
+                    }
+                    self.destroy_locked(&entry, &mut state, DestroyReason::Shutdown, now, true);
+                    destroyed += 1;
+                }
             }
+            if busy == 0 || force {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         self.cache.run_pending_tasks();
         for k in self.keks.destroy_all() {
             self.shared.metrics.kek_destroyed.inc();
-            self.shared.sink.record(Lifecycle::KekDestroyed {
-                kek_id: k.id,
-                keys_wrapped: k.keys_wrapped,
-            });
+            self.shared
+                .recorder
+                .record(kek_destroyed(&k, KekDestroyReason::Shutdown));
         }
         self.signing.clear();
         destroyed

@@ -52,6 +52,8 @@ client_auth = "required"
 
 [audit]
 dir = "audit"
+# The key that signs the log's checkpoints lives apart from the log.
+key_file = "audit-key.pem"
 checkpoint_interval_seconds = 10
 
 [hardening]

@@ -122,7 +122,10 @@ impl KekRing {
     pub fn new(now: Millis, period_ms: u64, max_ttl_ms: u64) -> Result<(Self, KekInfo), KekError> {
         let ring = Self {
             keks: RwLock::new(BTreeMap::new()),
-            next_id: AtomicU64::new(1),
+            // Ids unique across the node's processes (the audit log names KEKs of a dead
+            // process by id): a later process starts at a later millisecond, and one process
+            // cannot create a thousand KEKs per millisecond it runs.
+            next_id: AtomicU64::new(now.saturating_mul(1000).saturating_add(1)),
             period_ms,
             max_ttl_ms,
         };
@@ -233,20 +236,20 @@ impl KekRing {
         })
     }
 
-    /// Unwraps a private scalar into a zeroizing buffer.
+    /// Unwraps a private scalar into a zeroizing buffer on the heap (moving it never leaves
+    /// a copy of the scalar behind on a stack).
     pub fn unwrap_key(
         &self,
         key_id: &str,
         expires_at: Millis,
         wrapped: &WrappedKey,
-    ) -> Result<Zeroizing<[u8; 32]>, KekError> {
+    ) -> Result<Zeroizing<Vec<u8>>, KekError> {
         let kek = self
             .read()
             .get(&wrapped.kek_id)
             .cloned()
             .ok_or(KekError::KekDestroyed)?;
-        let mut scalar = Zeroizing::new([0u8; 32]);
-        scalar.copy_from_slice(&wrapped.bytes[12..44]);
+        let mut scalar = Zeroizing::new(wrapped.bytes[12..44].to_vec());
         let nonce =
             Nonce::<Aes256Gcm>::try_from(&wrapped.bytes[..12]).map_err(|_| KekError::Unwrap)?;
         let tag = Tag::<Aes256Gcm>::try_from(&wrapped.bytes[44..]).map_err(|_| KekError::Unwrap)?;

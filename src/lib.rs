@@ -14,22 +14,19 @@
 //! - [`kek`]: key-encryption keys: rotation, wrapping, destruction.
 //! - [`signing`]: the service's token-signing keys and the JWK set.
 //! - [`custody`]: the disposable keys: create, get, open once, destroy, sweep.
-//! - [`lifecycle`]: the lifecycle events custody emits, and the sink they go to.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`problem`]: the one error type of the HTTP layer, as RFC 9457 problem+json.
 //! - [`api`]: the HTTP routes (`fn app(state) -> Router`).
 //! - [`server`]: the TLS listener and `run(listener, …, shutdown)`.
 //! - [`node`]: start-up and shutdown of a whole node, in order.
-//! - [`audit`]: the audit transparency log (Merkle trees, signed checkpoints, receipts,
-//!   offline verification).
-//! - [`audit_sink`]: custody's lifecycle events into the audit log.
+//! - [`audit`]: the audit log: the event model, one Merkle tree per node, signed and
+//!   witnessed checkpoints, receipts, offline verification, the witness.
 //! - [`dev`]: `serve --dev`, a local setup with a dev PKI.
 //! - [`hardening`]: RAM-only process hardening (core dumps, dumpable, mlockall).
 //! - [`cli`]: the command line.
 
 pub mod api;
 pub mod audit;
-pub mod audit_sink;
 pub mod bearer;
 pub mod cli;
 pub mod clock;
@@ -38,7 +35,6 @@ pub mod custody;
 pub mod dev;
 pub mod hardening;
 pub mod kek;
-pub mod lifecycle;
 pub mod metrics;
 pub mod node;
 pub mod pki;

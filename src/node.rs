@@ -1,13 +1,17 @@
 //! A running ok2cry node: wires configuration, hardening, the audit log, custody, TLS and the
 //! HTTP server together, and tears them down in order.
 //!
-//! Start-up order: harden the process → open the audit log (repairing and closing out a
-//! previous crash) → `service started` → custody (first KEK) → TLS → serve. Shutdown order:
-//! stop accepting and drain → destroy every key and KEK (each logged) → `service stopped` →
-//! final checkpoint → close the log.
+//! Start-up order: harden the process → open the audit log (checking it, repairing a torn
+//! tail, closing out a previous crash, refusing a rolled-back log) → submit its first
+//! checkpoint to the witnesses (a witness that holds a larger tree stops the start) → custody
+//! (first KEK) → `service_started` → TLS → serve. Shutdown order: stop accepting and drain →
+//! destroy every key and KEK (each logged) → `service_stopped` → final checkpoint, witnessed →
+//! close the log; a log that could not take every event makes the exit fail.
 
 use crate::api::AppState;
-use crate::audit_sink::AuditSink;
+use crate::audit::disk::{Disk, RealDisk};
+use crate::audit::witness::client::{WitnessEndpoint, Witnessing};
+use crate::audit::{AuditLog, EventBody};
 use crate::bearer::{BearerSettings, BearerVerifier};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -149,15 +153,64 @@ pub struct Node {
     /// TLS configuration source (reloadable).
     pub tls: Arc<TlsReloader>,
     /// The audit log.
-    pub audit: AuditSink,
+    pub audit: AuditLog,
+    /// The witnesses, if any.
+    pub witnessing: Option<Arc<Witnessing>>,
     /// The configuration.
     pub config: Config,
     /// What hardening achieved.
     pub hardening: HardeningReport,
 }
 
+/// SHA-256 of the running executable, hex (the build digest in `process_started`).
+pub fn build_digest() -> String {
+    use sha2::Digest;
+    static DIGEST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DIGEST
+        .get_or_init(|| {
+            std::env::current_exe()
+                .and_then(std::fs::read)
+                .map(|bytes| hex::encode(sha2::Sha256::digest(bytes)))
+                .unwrap_or_else(|_| "unknown".into())
+        })
+        .clone()
+}
+
+fn witnessing(config: &Config) -> Result<Option<Arc<Witnessing>>, NodeError> {
+    if config.audit.witnesses.is_empty() {
+        return Ok(None);
+    }
+    let mut endpoints = Vec::new();
+    for w in &config.audit.witnesses {
+        let key = crate::audit::note::NoteVerifier::from_vkey(&w.key)
+            .map_err(|e| NodeError::Audit(format!("witness {}: {e}", w.url)))?;
+        endpoints.push(WitnessEndpoint {
+            url: w.url.clone(),
+            key,
+        });
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| NodeError::Audit(format!("witness client: {e}")))?;
+    Ok(Some(Arc::new(Witnessing::new(
+        endpoints,
+        config.audit.witness_quorum,
+        http,
+    ))))
+}
+
 /// Starts a node (everything but the listener).
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Node, NodeError> {
+    start_on(config, clock, Arc::new(RealDisk)).await
+}
+
+/// Starts a node whose audit log writes through `disk` (tests inject faults this way).
+pub async fn start_on(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    disk: Arc<dyn Disk>,
+) -> Result<Node, NodeError> {
     config.validate()?;
     let hardening = harden(config.hardening.mlock)?;
     tracing::info!(
@@ -167,16 +220,45 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Node, NodeEr
         notes = ?hardening.notes,
         "process hardening"
     );
-    let (audit, recovery) = AuditSink::open(&config, clock.clone())
+    let mut opts = config.audit_options();
+    opts.disk = disk;
+    opts.process = crate::audit::store::ProcessInfo {
+        version: env!("CARGO_PKG_VERSION").into(),
+        build_digest: build_digest(),
+    };
+    let log_clock = clock.clone();
+    let (audit, recovery) = tokio::task::spawn_blocking(move || AuditLog::open(opts, log_clock))
         .await
+        .map_err(|e| NodeError::Audit(e.to_string()))?
         .map_err(|e| NodeError::Audit(e.to_string()))?;
     tracing::info!(
+        size = recovery.size,
         segments = recovery.segments,
-        events = recovery.events,
+        events_checked = recovery.events_checked,
+        checkpoints_checked = recovery.checkpoints_checked,
         repaired_bytes = recovery.repaired_bytes,
         process_lost = recovery.process_lost.len(),
+        keks_lost = recovery.keks_lost,
+        key_rotated = recovery.key_rotated,
         "audit log opened"
     );
+    let witnessing = witnessing(&config)?;
+    if let Some(w) = &witnessing
+        && let Some(first) = audit.latest_checkpoint()
+    {
+        // A witness that has cosigned a larger tree, or another history, proves that this
+        // log was cut or rewritten: refuse to run on it.
+        match tokio::time::timeout(Duration::from_secs(10), w.witness(&audit, &first)).await {
+            Ok(Some(conflict)) => {
+                let _ = audit.close().await;
+                return Err(NodeError::Audit(conflict.to_string()));
+            }
+            Ok(None) => {}
+            Err(_) => {
+                tracing::warn!("witnesses did not answer at start; continuing (they are retried)")
+            }
+        }
+    }
     let metrics = Arc::new(Metrics::new());
     let custody = Custody::new(
         config.custody(),
@@ -185,7 +267,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Node, NodeEr
         metrics.clone(),
     )
     .map_err(|e| NodeError::Custody(e.to_string()))?;
-    audit.service_started(&custody.signing().thumbprints());
+    audit.append(EventBody::ServiceStarted {
+        signing_keys: custody.signing().thumbprints(),
+    });
     let custody = Arc::new(custody);
     let tls = Arc::new(
         TlsReloader::new(crate::tls::settings_from(&config.tls))
@@ -201,6 +285,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Node, NodeEr
     )
     .with_clock(clock)
     .with_audit(audit.clone());
+    if let Some(w) = &witnessing {
+        state = state.with_witnessing(w.clone());
+    }
     if let Some(b) = bearer(&config)? {
         state = state.with_bearer(b);
     }
@@ -211,6 +298,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Node, NodeEr
         state: Arc::new(state),
         tls,
         audit,
+        witnessing,
         config,
         hardening,
     })
@@ -218,6 +306,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Node, NodeEr
 
 impl Node {
     /// Serves on `listener` until `shutdown`, then destroys every key and closes the log.
+    /// Fails when the log could not record everything (the process should exit non-zero).
     pub async fn serve<F>(self, listener: TcpListener, shutdown: F) -> Result<(), NodeError>
     where
         F: Future<Output = ()> + Send,
@@ -250,9 +339,15 @@ impl Node {
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    audit.checkpoint().await;
+                    audit.checkpoint_now().await;
                 }
             }
+        });
+        let witness_task = self.witnessing.clone().map(|w| {
+            tokio::spawn(w.run(
+                self.audit.clone(),
+                Duration::from_secs(self.config.audit.witness_retry_seconds),
+            ))
         });
         let tls = self.tls.clone();
         let state = self.state.clone();
@@ -263,13 +358,33 @@ impl Node {
             ready_flag.ready.store(false, Ordering::SeqCst);
             tracing::info!("shutdown requested: draining");
         };
+        tracing::info!(
+            size = self.audit.size(),
+            witnesses = self.config.audit.witnesses.len(),
+            "node ready: serving"
+        );
         let result = run(listener, move || tls.current(), state, limits, shutdown).await;
         sweeper.abort();
         reloader.abort();
         checkpoints.abort();
-        let destroyed = custody.shutdown();
+        if let Some(t) = witness_task {
+            t.abort();
+        }
+        let destroyed = custody.shutdown(Duration::from_secs(5)).await;
         tracing::info!(destroyed, "shutdown: every key and KEK destroyed");
-        self.audit.service_stopped().await;
+        self.audit.append(EventBody::ServiceStopped {});
+        // The final checkpoint goes to the witnesses before the log closes.
+        if let (Some(w), Some(last)) = (&self.witnessing, self.audit.checkpoint_now().await) {
+            let _ =
+                tokio::time::timeout(Duration::from_secs(10), w.witness(&self.audit, &last)).await;
+        }
+        let closed = self.audit.close().await;
+        if let Err(e) = closed {
+            tracing::error!(error = %e, "shutdown: the audit log could not record every destruction; the next start records the keys as process_lost");
+            return Err(NodeError::Audit(format!(
+                "{e}: the next start records the keys whose destruction is missing as process_lost"
+            )));
+        }
         result.map_err(NodeError::from)
     }
 }

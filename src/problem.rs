@@ -24,6 +24,8 @@ pub enum AppError {
     Forbidden(String),
     /// 404: no such resource.
     NotFound(String),
+    /// 409: the resource is busy with another operation; retry.
+    Conflict(String),
     /// 410: the key was destroyed.
     Gone {
         /// When.
@@ -49,6 +51,13 @@ pub enum AppError {
         detail: String,
         /// Seconds to wait.
         retry_after: u64,
+    },
+    /// 503 on `/readyz`: the node cannot take keys now; the members say why.
+    NotReady {
+        /// Why, in words.
+        detail: String,
+        /// The readiness report (its members are added to the problem).
+        report: Map<String, Value>,
     },
     /// 500: something failed inside; details are logged, not returned.
     Internal,
@@ -94,6 +103,7 @@ impl AppError {
                 d.clone(),
                 ext,
             ),
+            Self::Conflict(d) => (StatusCode::CONFLICT, "busy", "Busy", d.clone(), ext),
             Self::Gone {
                 destroyed_at,
                 reason,
@@ -147,6 +157,13 @@ impl AppError {
                 detail.clone(),
                 ext,
             ),
+            Self::NotReady { detail, report } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not-ready",
+                "Not ready",
+                detail.clone(),
+                report.clone(),
+            ),
             Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -178,6 +195,7 @@ impl IntoResponse for AppError {
             Self::RateLimited { retry_after } | Self::Unavailable { retry_after, .. } => {
                 Some(*retry_after)
             }
+            Self::NotReady { .. } => Some(1),
             _ => None,
         };
         if let Some(secs) = retry
@@ -202,9 +220,16 @@ impl From<CustodyError> for AppError {
                 retry_after: 1,
             },
             CustodyError::AuditUnavailable => Self::Unavailable {
-                detail: "the audit log cannot record new keys right now; creation fails closed".into(),
+                detail: "the audit log cannot record this right now; the request fails closed and the key is unchanged".into(),
                 retry_after: 5,
             },
+            CustodyError::DestroyedUnlogged => Self::Unavailable {
+                detail: "the key was destroyed, but the audit log cannot record it right now; the record is queued and written when the log recovers".into(),
+                retry_after: 5,
+            },
+            CustodyError::Busy => Self::Conflict(
+                "another open or delete of this key is in progress; retry".into(),
+            ),
             CustodyError::OpenFailed { key_destroyed } => Self::CannotOpen { key_destroyed },
             CustodyError::WrongKey => Self::BadRequest("the envelope is for another key id than the one in the path".into()),
             _ => Self::Internal,

@@ -126,7 +126,9 @@ async fn auditor_reads_events_checkpoints_proofs_and_receipts() {
 
     // The receipt verifies offline with the audit key.
     let receipt: ok2cry::audit::Receipt = serde_json::from_value(receipt).unwrap();
-    let summary = ok2cry::audit::verify_receipt(&receipt, pem).unwrap();
+    let vkey = ok2cry::audit::note::NoteVerifier::from_vkey(key["vkey"].as_str().unwrap()).unwrap();
+    assert_eq!(vkey, server.audit_key());
+    let summary = ok2cry::audit::verify_receipt(&receipt, &[vkey], &[], 0).unwrap();
     assert_eq!(summary.reason, "consumed");
     assert_eq!(summary.opens, 1);
 
@@ -145,7 +147,7 @@ async fn auditor_reads_events_checkpoints_proofs_and_receipts() {
 }
 
 #[tokio::test]
-async fn when_the_log_cannot_be_written_creation_fails_closed_and_opens_go_on() {
+async fn when_the_log_cannot_be_written_creates_and_opens_fail_closed_and_nothing_is_lost() {
     let server = TestServer::start().await;
     let c = server.client("card-api");
     let jwks: Jwks = get(&c, server.url("/.well-known/jwks.json"))
@@ -172,7 +174,7 @@ async fn when_the_log_cannot_be_written_creation_fails_closed_and_opens_go_on() 
         envelopes.push(Envelope::seal(&vk, b"1234").unwrap());
         acknowledged.push(key["key_id"].as_str().unwrap().to_owned());
     }
-    server.audit.set_fail(true);
+    server.disk.set_fail(true);
     let r = c
         .post(server.url("/v1/keys"))
         .json(&json!({}))
@@ -182,7 +184,7 @@ async fn when_the_log_cannot_be_written_creation_fails_closed_and_opens_go_on() 
     assert_eq!(r.headers().get("retry-after").unwrap(), "5");
     let p = problem(r, 503).await;
     assert!(p["detail"].as_str().unwrap().contains("audit"));
-    // Opens still work while the disk is failing.
+    // Opens fail closed too: no plaintext without its durable record; the key is untouched.
     for (id, env) in acknowledged.iter().zip(&envelopes).take(2) {
         let r = c
             .post(server.url(&format!("/v1/keys/{id}/open")))
@@ -190,37 +192,60 @@ async fn when_the_log_cannot_be_written_creation_fails_closed_and_opens_go_on() 
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 200);
+        let p = problem(r, 503).await;
+        assert!(!p.to_string().contains("plaintext"), "{p}");
+        let k: Value = get(&c, server.url(&format!("/v1/keys/{id}")))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(k["opens_remaining"], 1);
     }
-    server.audit.set_fail(false);
-    // Once the disk is back, the queued opened/destroyed events are written; nothing
-    // acknowledged is missing and the refused key never appears.
-    let mut complete = false;
+    // Readiness says so.
+    let ready = get(&c, server.url("/readyz")).await;
+    assert_eq!(ready.status(), 503);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["audit"]["writable"], false);
+    server.disk.set_fail(false);
+    // Once the disk is back, the keys open; nothing acknowledged is missing and the refused
+    // key never appears.
+    let mut opened = 0;
     for _ in 0..100 {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        let events = server.audit_events().await;
-        let destroyed = |id: &str| {
-            events
-                .iter()
-                .any(|e| e["type"] == "key_destroyed" && e["key_id"] == id)
-        };
-        if destroyed(&acknowledged[0]) && destroyed(&acknowledged[1]) {
-            complete = true;
-            for id in &acknowledged {
-                assert!(
-                    events
-                        .iter()
-                        .any(|e| e["type"] == "key_created" && e["key_id"] == id.as_str())
-                );
+        let (id, env) = (&acknowledged[opened], &envelopes[opened]);
+        let r = c
+            .post(server.url(&format!("/v1/keys/{id}/open")))
+            .json(&json!({"envelope": env.to_json_value()}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            opened += 1;
+            if opened == 2 {
+                break;
             }
-            assert_eq!(
-                events.iter().filter(|e| e["type"] == "key_created").count(),
-                3
-            );
-            break;
+        } else {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
-    assert!(complete, "queued events were not written after recovery");
+    assert_eq!(opened, 2, "the keys did not open after the log recovered");
+    let events = server.audit_events().await;
+    for id in &acknowledged[..2] {
+        for t in ["key_created", "key_opened", "key_destroyed"] {
+            assert_eq!(
+                events
+                    .iter()
+                    .filter(|e| e["type"] == t && e["key_id"] == id.as_str())
+                    .count(),
+                1,
+                "{t} of {id}"
+            );
+        }
+    }
+    assert_eq!(
+        events.iter().filter(|e| e["type"] == "key_created").count(),
+        3
+    );
+    assert_eq!(get(&c, server.url("/readyz")).await.status(), 200);
     assert_eq!(
         c.post(server.url("/v1/keys"))
             .json(&json!({}))

@@ -53,28 +53,184 @@ pub fn root(leaves: &[Hash]) -> Hash {
     }
 }
 
-/// The inclusion proof of leaf `index` in the tree of `leaves`.
-pub fn inclusion_proof(index: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
-    if index >= leaves.len() {
-        return None;
-    }
-    let mut proof = Vec::new();
-    path(index, leaves, &mut proof);
-    Some(proof)
+/// Where proofs get their hashes: the Merkle Tree Hash of a range of leaves.
+///
+/// The proof algorithms below only ask for ranges `[start, end)` that are subtrees of the
+/// RFC 9162 tree: `start` is a multiple of the largest power of two not above `end - start`.
+/// A log on disk answers from its stored tiles; a slice of leaf hashes answers directly.
+pub trait TreeSource {
+    /// Why a hash could not be read.
+    type Error;
+    /// MTH(D[start..end]).
+    fn range_hash(&self, start: u64, end: u64) -> Result<Hash, Self::Error>;
 }
 
-fn path(m: usize, d: &[Hash], out: &mut Vec<Hash>) {
-    let n = d.len();
-    if n <= 1 {
-        return;
+impl TreeSource for [Hash] {
+    type Error = std::convert::Infallible;
+    fn range_hash(&self, start: u64, end: u64) -> Result<Hash, Self::Error> {
+        Ok(root(&self[start as usize..end as usize]))
     }
-    let k = split(n);
+}
+
+fn split64(n: u64) -> u64 {
+    // Largest power of two strictly smaller than n (n >= 2).
+    1 << (63 - (n - 1).leading_zeros())
+}
+
+/// The inclusion proof of leaf `index` in the tree of the first `size` leaves of `src`
+/// (RFC 9162 §2.1.3.1); `None` when `index >= size`.
+pub fn inclusion_proof_in<S: TreeSource + ?Sized>(
+    index: u64,
+    size: u64,
+    src: &S,
+) -> Result<Option<Vec<Hash>>, S::Error> {
+    if index >= size {
+        return Ok(None);
+    }
+    let mut proof = Vec::new();
+    path_in(index, 0, size, src, &mut proof)?;
+    Ok(Some(proof))
+}
+
+fn path_in<S: TreeSource + ?Sized>(
+    m: u64,
+    start: u64,
+    end: u64,
+    src: &S,
+    out: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
+    let n = end - start;
+    if n <= 1 {
+        return Ok(());
+    }
+    let k = split64(n);
     if m < k {
-        path(m, &d[..k], out);
-        out.push(root(&d[k..]));
+        path_in(m, start, start + k, src, out)?;
+        out.push(src.range_hash(start + k, end)?);
     } else {
-        path(m - k, &d[k..], out);
-        out.push(root(&d[..k]));
+        path_in(m - k, start + k, end, src, out)?;
+        out.push(src.range_hash(start, start + k)?);
+    }
+    Ok(())
+}
+
+/// The consistency proof from the tree of the first `old` leaves to the tree of the first
+/// `new` leaves of `src` (RFC 9162 §2.1.4.1); `None` unless `0 < old <= new`.
+pub fn consistency_proof_in<S: TreeSource + ?Sized>(
+    old: u64,
+    new: u64,
+    src: &S,
+) -> Result<Option<Vec<Hash>>, S::Error> {
+    if old == 0 || old > new {
+        return Ok(None);
+    }
+    let mut proof = Vec::new();
+    if old < new {
+        subproof_in(old, 0, new, true, src, &mut proof)?;
+    }
+    Ok(Some(proof))
+}
+
+fn subproof_in<S: TreeSource + ?Sized>(
+    m: u64,
+    start: u64,
+    end: u64,
+    complete: bool,
+    src: &S,
+    out: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
+    let n = end - start;
+    if m == n {
+        if !complete {
+            out.push(src.range_hash(start, end)?);
+        }
+        return Ok(());
+    }
+    let k = split64(n);
+    if m <= k {
+        subproof_in(m, start, start + k, complete, src, out)?;
+        out.push(src.range_hash(start + k, end)?);
+    } else {
+        subproof_in(m - k, start + k, end, false, src, out)?;
+        out.push(src.range_hash(start, start + k)?);
+    }
+    Ok(())
+}
+
+/// The inclusion proof of leaf `index` in the tree of `leaves`.
+pub fn inclusion_proof(index: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
+    let Ok(proof) = inclusion_proof_in(index as u64, leaves.len() as u64, leaves);
+    proof
+}
+
+/// The consistency proof between the tree of the first `old` leaves and the tree of `leaves`.
+pub fn consistency_proof(old: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
+    let Ok(proof) = consistency_proof_in(old as u64, leaves.len() as u64, leaves);
+    proof
+}
+
+/// The right edge of a growing tree: the roots of its perfect subtrees, largest first (one
+/// per set bit of the size). It is all a writer needs to extend the tree and compute its root,
+/// O(log n) hashes however large the tree grows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frontier {
+    size: u64,
+    hashes: Vec<Hash>,
+}
+
+impl Frontier {
+    /// The empty tree.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A frontier from its parts; `None` unless there is one hash per set bit of `size`.
+    pub fn from_parts(size: u64, hashes: Vec<Hash>) -> Option<Self> {
+        (hashes.len() == size.count_ones() as usize).then_some(Self { size, hashes })
+    }
+
+    /// Leaves so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The subtree roots, largest first.
+    pub fn hashes(&self) -> &[Hash] {
+        &self.hashes
+    }
+
+    /// Appends a leaf hash. `completed` is told of every perfect subtree this completes, as
+    /// (height, index among subtrees of that height, hash), smallest first.
+    pub fn push_with(&mut self, leaf: Hash, mut completed: impl FnMut(u32, u64, &Hash)) {
+        let mut hash = leaf;
+        let mut height = 0u32;
+        let mut bits = self.size;
+        while bits & 1 == 1 {
+            // The size has a perfect subtree of this height at its right edge: merge.
+            let Some(left) = self.hashes.pop() else {
+                break;
+            };
+            hash = node_hash(&left, &hash);
+            height += 1;
+            bits >>= 1;
+            completed(height, (self.size + 1) / (1u64 << height) - 1, &hash);
+        }
+        self.hashes.push(hash);
+        self.size += 1;
+    }
+
+    /// Appends a leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        self.push_with(leaf, |_, _, _| {});
+    }
+
+    /// The root hash of the tree so far.
+    pub fn root(&self) -> Hash {
+        let mut iter = self.hashes.iter().rev();
+        let Some(last) = iter.next() else {
+            return empty_root();
+        };
+        iter.fold(*last, |acc, left| node_hash(left, &acc))
     }
 }
 
@@ -110,36 +266,6 @@ pub fn verify_inclusion(
         sn >>= 1;
     }
     sn == 0 && bool::from(r.ct_eq(root_hash))
-}
-
-/// The consistency proof between the tree of the first `old` leaves and the tree of `leaves`.
-pub fn consistency_proof(old: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
-    if old == 0 || old > leaves.len() {
-        return None;
-    }
-    let mut proof = Vec::new();
-    if old < leaves.len() {
-        subproof(old, leaves, true, &mut proof);
-    }
-    Some(proof)
-}
-
-fn subproof(m: usize, d: &[Hash], complete: bool, out: &mut Vec<Hash>) {
-    let n = d.len();
-    if m == n {
-        if !complete {
-            out.push(root(d));
-        }
-        return;
-    }
-    let k = split(n);
-    if m <= k {
-        subproof(m, &d[..k], complete, out);
-        out.push(root(&d[k..]));
-    } else {
-        subproof(m - k, &d[k..], false, out);
-        out.push(root(&d[..k]));
-    }
 }
 
 /// Verifies that the tree (`old_size`, `old_root`) is a prefix of (`new_size`, `new_root`).
@@ -216,6 +342,29 @@ mod tests {
         );
         let l = leaves(3);
         assert_eq!(root(&l), node_hash(&node_hash(&l[0], &l[1]), &l[2]));
+    }
+
+    #[test]
+    fn the_frontier_agrees_with_the_tree_and_reports_completed_subtrees() {
+        let l = leaves(700);
+        let mut f = Frontier::new();
+        assert_eq!(f.root(), empty_root());
+        let mut level1 = Vec::new();
+        for (i, h) in l.iter().enumerate() {
+            f.push_with(*h, |height, index, hash| {
+                if height == 8 {
+                    level1.push((index, *hash));
+                }
+            });
+            assert_eq!(f.size(), i as u64 + 1);
+            assert_eq!(f.root(), root(&l[..=i]), "size {}", i + 1);
+            assert_eq!(f.hashes().len(), (i + 1).count_ones() as usize);
+        }
+        // Two full 256-leaf tiles: their roots were reported, in order.
+        assert_eq!(level1, vec![(0, root(&l[..256])), (1, root(&l[256..512]))]);
+        let again = Frontier::from_parts(f.size(), f.hashes().to_vec()).unwrap();
+        assert_eq!(again, f);
+        assert!(Frontier::from_parts(701, f.hashes().to_vec()).is_none());
     }
 
     proptest! {

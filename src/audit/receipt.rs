@@ -1,51 +1,50 @@
-//! Destruction receipts: one key's events, each with an inclusion proof against a signed
-//! checkpoint, verifiable offline without the rest of the log.
+//! Destruction receipts: one key's events, each with an inclusion proof against one signed
+//! (and, when witnesses are configured, cosigned) checkpoint of the node's tree, verifiable
+//! offline without the rest of the log.
+//!
+//! A key lost with its process carries the evidence for its date: the dead process's last
+//! event and the `process_started` right after it, both proven in the same tree.
 
-use super::event::{Event, EventBody, parse_time};
+use super::event::{DestroyReason, Event, EventBody};
 use super::merkle::{self, Hash};
-use super::note::verify_note;
-use super::store::{AuditError, AuditLog, checkpoints_path, read_segment, segments};
+use super::note::{Note, NoteVerifier};
+use super::store::{AuditError, AuditLog};
 use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
 
-/// One event of the key, with its proof.
+/// Receipt format version.
+pub const RECEIPT_VERSION: u8 = 2;
+
+/// One event with its proof.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptEntry {
-    /// Segment (tree) number.
-    pub segment: u64,
-    /// Leaf index in that tree.
+    /// Leaf index (the event's `seq`).
     pub index: u64,
     /// The event line, exactly as logged.
     pub event: String,
-    /// Inclusion proof (base64 hashes) against that segment's checkpoint.
+    /// Inclusion proof (base64 hashes) against the receipt's checkpoint.
     pub proof: Vec<String>,
-}
-
-/// A signed checkpoint of one segment.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct SegmentCheckpoint {
-    /// Segment number.
-    pub segment: u64,
-    /// The signed note.
-    pub note: String,
 }
 
 /// A destruction receipt.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
-    /// Format version: 1.
+    /// Format version: 2.
     pub version: u8,
+    /// The log's origin.
+    pub origin: String,
     /// The key.
     pub key_id: String,
-    /// Name of the checkpoint signing key.
-    pub key_name: String,
+    /// The signed checkpoint every proof refers to (with the cosignatures collected).
+    pub checkpoint: String,
     /// The key's events, oldest first.
     pub entries: Vec<ReceiptEntry>,
-    /// The checkpoints the proofs refer to.
-    pub checkpoints: Vec<SegmentCheckpoint>,
+    /// For a key lost with its process: the process's last event and the next
+    /// `process_started`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<ReceiptEntry>,
 }
 
 /// What a verified receipt proves.
@@ -53,18 +52,22 @@ pub struct Receipt {
 pub struct ReceiptSummary {
     /// The key.
     pub key_id: String,
-    /// When it was created (log time).
+    /// When its creation was logged.
     pub created_at: String,
     /// Its expiry.
     pub expires_at: String,
-    /// When its destruction was logged.
+    /// When it was destroyed (for `process_lost`: the dead process's last event).
     pub destroyed_at: String,
     /// Why.
     pub reason: String,
-    /// Opens.
+    /// Opens in the receipt.
     pub opens: u32,
     /// Destruction time minus expiry, in milliseconds (negative: before expiry).
     pub lag_ms: i64,
+    /// The checkpoint's tree size.
+    pub checkpoint_size: u64,
+    /// Witnesses (of those given) whose cosignature verified.
+    pub witnesses: usize,
 }
 
 /// Why a receipt does not verify.
@@ -76,127 +79,161 @@ fn fail<T>(msg: impl Into<String>) -> Result<T, ReceiptError> {
     Err(ReceiptError(msg.into()))
 }
 
+fn b64_hashes(proof: &[Hash]) -> Vec<String> {
+    proof.iter().map(|h| Base64::encode_string(h)).collect()
+}
+
 impl AuditLog {
-    /// Builds the receipt of `key_id` (checkpointing first so recent events are covered).
+    /// Builds the receipt of `key_id` against the latest checkpoint (signing one first if the
+    /// key's events are newer). `None` when the log has no event for the key.
     pub async fn receipt(&self, key_id: &str) -> Result<Option<Receipt>, AuditError> {
-        self.checkpoint_now().await;
-        let needle = format!(
-            "\"key_id\":{}",
-            serde_json::to_string(key_id).unwrap_or_default()
-        );
-        let mut entries = Vec::new();
-        let mut checkpoints = Vec::new();
-        for n in segments(self.dir())? {
-            let text = std::fs::read_to_string(super::store::segment_path(self.dir(), n))
-                .map_err(|e| AuditError::Io(e.to_string()))?;
-            if !text.contains(&needle) {
-                continue;
-            }
-            let (_, leaves, _) = read_segment(self.dir(), n, false)?;
-            let notes =
-                std::fs::read_to_string(checkpoints_path(self.dir(), n)).unwrap_or_default();
-            let Some((size, note)) = notes
-                .lines()
-                .rev()
-                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                .find_map(|v| Some((v["size"].as_u64()?, v["note"].as_str()?.to_owned())))
-            else {
-                continue;
-            };
-            let covered = &leaves[..(size as usize).min(leaves.len())];
-            for (index, line) in text.lines().enumerate() {
-                if index >= covered.len() || !line.contains(&needle) {
-                    continue;
-                }
-                let Some(event) = Event::parse_line(line) else {
-                    continue;
-                };
-                if event.body.key_id() != Some(key_id) {
-                    continue;
-                }
-                let proof = merkle::inclusion_proof(index, covered).unwrap_or_default();
-                entries.push(ReceiptEntry {
-                    segment: n,
-                    index: index as u64,
-                    event: line.to_owned(),
-                    proof: proof.iter().map(|h| Base64::encode_string(h)).collect(),
-                });
-            }
-            checkpoints.push(SegmentCheckpoint { segment: n, note });
-        }
-        if entries.is_empty() {
+        let log = self.clone();
+        let key = key_id.to_owned();
+        let found = tokio::task::spawn_blocking(move || log.key_events(&key))
+            .await
+            .map_err(|e| AuditError::Io(e.to_string()))??;
+        if found.is_empty() {
             return Ok(None);
         }
-        Ok(Some(Receipt {
-            version: 1,
-            key_id: key_id.to_owned(),
-            key_name: self.key_name().to_owned(),
-            entries,
-            checkpoints,
-        }))
+        let mut evidence_at = None;
+        if let Some(Some(EventBody::KeyDestroyed {
+            reason: DestroyReason::ProcessLost,
+            lost: Some(lost),
+            ..
+        })) = found
+            .last()
+            .map(|(_, l)| Event::parse_line(l).map(|e| e.body))
+        {
+            evidence_at = Some(lost.seq);
+        }
+        let needed = found
+            .iter()
+            .map(|(i, _)| *i)
+            .chain(evidence_at.map(|s| s + 1))
+            .max()
+            .unwrap_or(0);
+        let record = match self.latest_checkpoint() {
+            Some(r) if r.size > needed => r,
+            _ => self
+                .checkpoint_now()
+                .await
+                .ok_or_else(|| AuditError::Io("no checkpoint could be signed".into()))?,
+        };
+        let log = self.clone();
+        let key = key_id.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let size = record.size;
+            let entry = |index: u64, event: String| -> Result<ReceiptEntry, AuditError> {
+                let proof = log
+                    .inclusion_proof(index, size)?
+                    .ok_or_else(|| AuditError::Corrupt(format!("no proof for leaf {index}")))?;
+                Ok(ReceiptEntry {
+                    index,
+                    event,
+                    proof: b64_hashes(&proof),
+                })
+            };
+            let mut entries = Vec::new();
+            for (index, line) in found {
+                if index < size {
+                    entries.push(entry(index, line)?);
+                }
+            }
+            let mut evidence = Vec::new();
+            if let Some(seq) = evidence_at {
+                for (i, line) in (seq..).zip(log.events_after(seq.checked_sub(1), 2)?) {
+                    evidence.push(entry(i, line)?);
+                }
+            }
+            Ok(Some(Receipt {
+                version: RECEIPT_VERSION,
+                origin: log.origin().to_owned(),
+                key_id: key,
+                checkpoint: record.note,
+                entries,
+                evidence,
+            }))
+        })
+        .await
+        .map_err(|e| AuditError::Io(e.to_string()))?
     }
 }
 
-/// Verifies a receipt offline against the audit public key.
+fn proven(entry: &ReceiptEntry, size: u64, root: &Hash, what: &str) -> Result<Event, ReceiptError> {
+    let proof: Option<Vec<Hash>> = entry
+        .proof
+        .iter()
+        .map(|p| Base64::decode_vec(p).ok().and_then(|v| v.try_into().ok()))
+        .collect();
+    let Some(proof) = proof else {
+        return fail("malformed proof hash");
+    };
+    let leaf = merkle::leaf_hash(entry.event.as_bytes());
+    if !merkle::verify_inclusion(entry.index, size, &leaf, &proof, root) {
+        return fail(format!(
+            "{what} at index {} is not in the signed tree",
+            entry.index
+        ));
+    }
+    let Some(event) = Event::parse_line(&entry.event) else {
+        return fail(format!("{what} at index {} is not canonical", entry.index));
+    };
+    if event.seq != entry.index {
+        return fail(format!(
+            "{what} at index {} names another index",
+            entry.index
+        ));
+    }
+    Ok(event)
+}
+
+/// Verifies a receipt offline against the audit key(s) you trust, and, if you give witness
+/// keys, requires `quorum` of them to have cosigned its checkpoint.
 pub fn verify_receipt(
     receipt: &Receipt,
-    public_key_pem: &str,
+    log_keys: &[NoteVerifier],
+    witnesses: &[NoteVerifier],
+    quorum: usize,
 ) -> Result<ReceiptSummary, ReceiptError> {
-    if receipt.version != 1 {
+    if receipt.version != RECEIPT_VERSION {
         return fail("unsupported receipt version");
     }
-    let mut created: Option<(String, String, u32)> = None;
-    let mut destroyed: Option<(String, String)> = None;
+    let note = Note::parse(&receipt.checkpoint).map_err(|e| ReceiptError(e.to_string()))?;
+    let checkpoint = note.checkpoint().map_err(|e| ReceiptError(e.to_string()))?;
+    if checkpoint.origin != receipt.origin {
+        return fail("the checkpoint is for another log");
+    }
+    let signed = note
+        .verify(log_keys)
+        .map_err(|e| ReceiptError(e.to_string()))?;
+    if signed.iter().all(Option::is_none) {
+        return fail("the checkpoint is not signed by the given audit key");
+    }
+    let cosigned = note
+        .verify(witnesses)
+        .map_err(|e| ReceiptError(e.to_string()))?
+        .iter()
+        .filter(|s| s.is_some())
+        .count();
+    if cosigned < quorum {
+        return fail(format!(
+            "the checkpoint carries {cosigned} of the {quorum} witness cosignatures required"
+        ));
+    }
+    let (size, root) = (checkpoint.size, checkpoint.root);
+    let mut created: Option<(Event, String, u32)> = None;
+    let mut destroyed: Option<(Event, DestroyReason, String)> = None;
     let mut opens = 0u32;
-    let mut last_seq = None;
+    let mut last_index = None;
     for entry in &receipt.entries {
-        let Some(cp) = receipt
-            .checkpoints
-            .iter()
-            .find(|c| c.segment == entry.segment)
-        else {
-            return fail(format!("no checkpoint for segment {}", entry.segment));
-        };
-        let Some(checkpoint) = verify_note(&cp.note, public_key_pem, &receipt.key_name) else {
-            return fail(format!(
-                "checkpoint of segment {} is not signed by the given key",
-                entry.segment
-            ));
-        };
-        if !checkpoint.origin.ends_with(&format!("/{}", entry.segment)) {
-            return fail("checkpoint origin does not name the segment");
-        }
-        let proof: Option<Vec<Hash>> = entry
-            .proof
-            .iter()
-            .map(|p| Base64::decode_vec(p).ok().and_then(|v| v.try_into().ok()))
-            .collect();
-        let Some(proof) = proof else {
-            return fail("malformed proof hash");
-        };
-        let leaf = merkle::leaf_hash(entry.event.as_bytes());
-        if !merkle::verify_inclusion(
-            entry.index,
-            checkpoint.size,
-            &leaf,
-            &proof,
-            &checkpoint.root,
-        ) {
-            return fail(format!(
-                "event at segment {} index {} is not in the signed tree",
-                entry.segment, entry.index
-            ));
-        }
-        let Some(event) = Event::parse_line(&entry.event) else {
-            return fail("an event is not canonical");
-        };
+        let event = proven(entry, size, &root, "an event")?;
         if event.body.key_id() != Some(receipt.key_id.as_str()) {
             return fail("an event is for another key");
         }
-        if last_seq.is_some_and(|s| event.seq <= s) {
+        if last_index.is_some_and(|i| entry.index <= i) {
             return fail("events out of order");
         }
-        last_seq = Some(event.seq);
+        last_index = Some(entry.index);
         if destroyed.is_some() {
             return fail("an event follows the destruction");
         }
@@ -209,35 +246,72 @@ pub fn verify_receipt(
                 if created.is_some() {
                     return fail("created twice");
                 }
-                created = Some((event.time.clone(), expires_at.clone(), *max_opens));
+                created = Some((
+                    event.clone(),
+                    crate::clock::iso8601(expires_at.0),
+                    *max_opens,
+                ));
             }
             EventBody::KeyOpened { .. } => opens += 1,
             EventBody::KeyDestroyed { reason, .. } => {
-                destroyed = Some((event.time.clone(), reason.clone()))
+                destroyed = Some((event.clone(), *reason, String::new()));
             }
             _ => {}
         }
+        if created.is_none() {
+            return fail("the first event is not the key's creation");
+        }
     }
-    let Some((created_at, expires_at, max_opens)) = created else {
+    let Some((created_event, expires_at, max_opens)) = created else {
         return fail("no creation event");
     };
-    let Some((destroyed_at, reason)) = destroyed else {
+    let Some((destroyed_event, reason, _)) = destroyed else {
         return fail("no destruction event: the key is not (yet) proven destroyed");
     };
     if opens > max_opens {
         return fail("more opens than allowed");
     }
-    let lag_ms = match (parse_time(&destroyed_at), parse_time(&expires_at)) {
-        (Some(d), Some(e)) => d as i64 - e as i64,
-        _ => return fail("malformed time"),
+    let EventBody::KeyDestroyed {
+        expires_at: exp,
+        lost,
+        ..
+    } = &destroyed_event.body
+    else {
+        return fail("no destruction event");
+    };
+    let destroyed_ms = if reason == DestroyReason::ProcessLost {
+        let Some(lost) = lost else {
+            return fail("a process_lost destruction without its evidence");
+        };
+        let [last, next] = receipt.evidence.as_slice() else {
+            return fail("a process_lost destruction needs two evidence events");
+        };
+        let last_event = proven(last, size, &root, "evidence")?;
+        let next_event = proven(next, size, &root, "evidence")?;
+        if last.index != lost.seq || last_event.time != lost.time {
+            return fail("the evidence is not the event the destruction names");
+        }
+        if next.index != last.index + 1
+            || !matches!(next_event.body, EventBody::ProcessStarted { .. })
+        {
+            return fail("the evidence's event is not the last one before a restart");
+        }
+        if last.index < created_event.seq {
+            return fail("the process named as lost ended before the key was created");
+        }
+        lost.time.0
+    } else {
+        destroyed_event.time.0
     };
     Ok(ReceiptSummary {
         key_id: receipt.key_id.clone(),
-        created_at,
+        created_at: crate::clock::iso8601(created_event.time.0),
         expires_at,
-        destroyed_at,
-        reason,
+        destroyed_at: crate::clock::iso8601(destroyed_ms),
+        reason: reason.as_str().to_owned(),
         opens,
-        lag_ms,
+        lag_ms: destroyed_ms as i64 - exp.0 as i64,
+        checkpoint_size: size,
+        witnesses: cosigned,
     })
 }

@@ -1,36 +1,32 @@
-//! The durable, append-only store: segment files, group commit, checkpoints, recovery.
+//! The durable, append-only log of one node: the handle the rest of the service holds.
 //!
-//! Layout of the log directory:
-//! - `segment-NNNNNN.jsonl`: one event per line; each segment is one Merkle tree.
-//! - `segment-NNNNNN.checkpoints.jsonl`: the signed checkpoints of that segment, one JSON
-//!   object `{"size":…,"note":"…"}` per line.
-//! - `audit-key.pem` (0600) and `audit-key.pub.pem`: the checkpoint signing key.
-//!
-//! Every start opens a new segment, whose first event links to the previous segment's final
-//! tree; a segment also rotates when it grows past the configured size. Memory holds only the
-//! current segment's leaf hashes (32 bytes per event), so it is bounded by the segment size.
-//!
-//! Why one writer thread: appends from many requests are queued; the writer takes everything
-//! queued, writes it in one `write` and one `fdatasync` (group commit), then acknowledges each
-//! append. Durable appends fail (and creation fails closed) when the write fails; other
-//! events stay queued and are retried until written.
+//! - One writer thread ([`super::writer`]) owns the files. Appends are queued; the writer takes
+//!   everything queued, writes it with one `write` and one `fdatasync` (group commit), then
+//!   acknowledges. An event is acknowledged only once it is durable.
+//! - Durable appends ([`AuditLog::append_durable`]) are for events caused by a request
+//!   (creation, open, delete): the request answers only after them, and fails closed (503)
+//!   when they cannot be written or when too many are already waiting (backpressure).
+//! - Queued appends ([`AuditLog::append`]) are for events caused by time and shutdown
+//!   (expiry, KEK rotation): destruction always proceeds, and its event is retried until
+//!   written. They are bounded by the live keys and KEKs, since nothing new can be created or
+//!   opened while the log cannot be written.
+//! - Readers ([`super::reader`]) answer from the files and the tile hashes: a page of events,
+//!   a proof or a receipt costs O(page) or O(log n), never a scan of the log.
+//! - Recovery ([`super::recovery`]) runs at open.
 
-use super::event::{Event, EventBody, parse_time};
-use super::merkle::{self, Hash};
-use super::note::{AuditSigner, Checkpoint};
-use crate::clock::{Clock, iso8601};
-use base64ct::{Base64, Encoding};
-use std::collections::{BTreeMap, VecDeque};
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use super::disk::{Disk, RealDisk};
+use super::event::EventBody;
+use super::layout::CheckpointRecord;
+use super::note::{NoteSignature, NoteVerifier};
+use crate::clock::Clock;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, mpsc};
 use std::time::Duration;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, watch};
 
 /// Why the audit log failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuditError {
     /// Reading or writing a file failed.
@@ -39,724 +35,404 @@ pub enum AuditError {
     /// The existing log is not valid and cannot be repaired automatically.
     #[error("audit log corrupt: {0}")]
     Corrupt(String),
+    /// The log is shorter than a checkpoint it already published: truncated or rolled back.
+    #[error("audit log rolled back: {0}")]
+    Rollback(String),
+    /// The audit key is missing, unreadable or not the key of this log.
+    #[error("audit key: {0}")]
+    Key(String),
+    /// Too many durable appends are waiting (backpressure).
+    #[error("audit log busy")]
+    Busy,
+    /// Events could not be written before the log closed.
+    #[error("audit log closed with {0} event(s) not written")]
+    Unlogged(usize),
     /// The writer has stopped.
     #[error("audit log closed")]
     Closed,
 }
 
-fn io(e: impl std::fmt::Display) -> AuditError {
+pub(crate) fn io(e: impl std::fmt::Display) -> AuditError {
     AuditError::Io(e.to_string())
+}
+
+/// How much of the log the node re-verifies when it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyOnStart {
+    /// Every local segment: every checkpoint's root is recomputed from the events (reads the
+    /// whole local log; the default).
+    #[default]
+    All,
+    /// Only what recovery needs: the last two days of events (the longest a key or KEK can
+    /// live), checked against the checkpoints they contain.
+    Recent,
+}
+
+/// What the node tells the log about itself (for `process_started`).
+#[derive(Debug, Clone, Default)]
+pub struct ProcessInfo {
+    /// Version.
+    pub version: String,
+    /// SHA-256 of the executable (hex).
+    pub build_digest: String,
 }
 
 /// Options of the log.
 #[derive(Clone)]
 pub struct AuditOptions {
-    /// The directory.
+    /// The directory of the segment files.
     pub dir: PathBuf,
     /// Node id, written in every event.
     pub node: String,
-    /// Checkpoint origin prefix; a segment's origin is `<prefix>/<segment number>`.
-    pub origin_prefix: String,
+    /// The checkpoint origin (one per node and audit key); also the audit key's name.
+    pub origin: String,
+    /// The audit key (PKCS#8 PEM, 0600), outside `dir`. Created when the log is new.
+    pub key_file: PathBuf,
+    /// The previous audit key, to rotate to `key_file` (the change is logged and vouched for
+    /// by this key).
+    pub previous_key_file: Option<PathBuf>,
     /// Rotate a segment beyond this size.
     pub segment_max_bytes: u64,
-    /// Keep at most this many segments (older ones deleted once sealed); None keeps all.
-    pub retain_segments: Option<usize>,
-    /// Test hook: while set, every write fails as if the disk were gone.
-    pub fault: Arc<AtomicBool>,
+    /// How much to re-verify at start.
+    pub verify_on_start: VerifyOnStart,
+    /// Durable appends allowed to wait at once; beyond, [`AuditError::Busy`].
+    pub max_queued: usize,
+    /// How long closing retries events that cannot be written.
+    pub shutdown_retry: Duration,
+    /// What `process_started` records.
+    pub process: ProcessInfo,
+    /// The disk (the real one, or a fault-injecting one in tests).
+    pub disk: Arc<dyn Disk>,
 }
 
-/// The signing key name for a node's log.
-pub fn key_name(origin_prefix: &str) -> String {
-    format!("{origin_prefix}/audit")
-}
-
-/// A segment file path.
-pub fn segment_path(dir: &Path, n: u64) -> PathBuf {
-    dir.join(format!("segment-{n:06}.jsonl"))
-}
-
-/// A segment's checkpoints file path.
-pub fn checkpoints_path(dir: &Path, n: u64) -> PathBuf {
-    dir.join(format!("segment-{n:06}.checkpoints.jsonl"))
-}
-
-/// The segment numbers present in `dir`, ascending.
-pub fn segments(dir: &Path) -> Result<Vec<u64>, AuditError> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let name = entry.map_err(io)?.file_name();
-        let name = name.to_string_lossy();
-        if let Some(n) = name
-            .strip_prefix("segment-")
-            .and_then(|r| r.strip_suffix(".jsonl"))
-            && let Ok(n) = n.parse::<u64>()
-        {
-            out.push(n);
+impl AuditOptions {
+    /// Options with defaults for everything but the directory, node and key file.
+    pub fn new(dir: PathBuf, node: &str, key_file: PathBuf) -> Self {
+        Self {
+            dir,
+            node: node.to_owned(),
+            origin: default_origin(node),
+            key_file,
+            previous_key_file: None,
+            segment_max_bytes: 64 * 1024 * 1024,
+            verify_on_start: VerifyOnStart::All,
+            max_queued: 65_536,
+            shutdown_retry: Duration::from_secs(10),
+            process: ProcessInfo::default(),
+            disk: Arc::new(RealDisk),
         }
     }
-    out.sort_unstable();
-    Ok(out)
+}
+
+/// The default checkpoint origin of a node.
+pub fn default_origin(node: &str) -> String {
+    format!("ok2cry.audit/{node}")
+}
+
+/// Where the latest checkpoint is kept beside the audit key (outside the log directory), so a
+/// log shortened behind the node's back is refused at the next start.
+pub fn latest_checkpoint_path(key_file: &Path) -> PathBuf {
+    key_file.with_extension("checkpoint")
+}
+
+/// The verifier keys of the audit keys this node used before (one vkey per line), kept beside
+/// the key: the log's older checkpoints were signed by them.
+pub fn key_history_path(key_file: &Path) -> PathBuf {
+    key_file.with_extension("history")
 }
 
 /// What recovery found and did at start.
 #[derive(Debug, Clone, Default)]
 pub struct Recovery {
-    /// Keys created but never destroyed by an earlier process: now logged `process_lost`.
+    /// Keys created but never destroyed by a process that died: now logged `process_lost`.
     pub process_lost: Vec<String>,
+    /// KEKs of a process that died: now logged `process_lost`.
+    pub keks_lost: usize,
     /// Bytes cut from a torn last line.
     pub repaired_bytes: u64,
     /// Segments found.
     pub segments: usize,
-    /// Events found.
-    pub events: u64,
+    /// Events re-read and checked.
+    pub events_checked: u64,
+    /// Checkpoints whose roots were recomputed and matched.
+    pub checkpoints_checked: usize,
+    /// The tree size found.
+    pub size: u64,
+    /// Whether the audit key was rotated at this start.
+    pub key_rotated: bool,
 }
 
-enum Cmd {
+pub(crate) type Ack = oneshot::Sender<Result<u64, AuditError>>;
+
+pub(crate) enum Cmd {
     Append {
-        body: EventBody,
-        ack: Option<oneshot::Sender<Result<u64, AuditError>>>,
+        events: Vec<EventBody>,
+        ack: Option<Ack>,
     },
     Checkpoint {
-        ack: oneshot::Sender<Option<String>>,
+        ack: oneshot::Sender<Option<CheckpointRecord>>,
+    },
+    Cosigned {
+        size: u64,
+        signatures: Vec<NoteSignature>,
     },
     Flush {
         ack: oneshot::Sender<()>,
     },
     Close {
-        ack: oneshot::Sender<()>,
+        ack: oneshot::Sender<Result<(), AuditError>>,
     },
 }
 
-struct Segment {
-    number: u64,
-    file: File,
-    len: u64,
-    leaves: Vec<Hash>,
-    /// Leaf count at the last checkpoint, and whether the last leaf is that checkpoint's event.
-    checkpointed_at: Option<u64>,
+/// One segment as readers see it.
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentView {
+    pub number: u64,
+    pub first: u64,
+    pub opened_ms: u64,
+    /// Leaves, once sealed (the current segment: None).
+    pub sealed_count: Option<u64>,
+}
+
+/// What readers may read: everything below `size` is durable and its tiles are written.
+#[derive(Debug, Default)]
+pub(crate) struct View {
+    pub size: u64,
+    pub segments: Vec<SegmentView>,
+    /// The current segment's key index (digest, leaf), in leaf order.
+    pub current_keys: Vec<([u8; 16], u64)>,
 }
 
 /// State shared between the writer and readers.
-struct Shared {
-    current: Mutex<SegmentView>,
-    latest_note: Mutex<Option<String>>,
+pub(crate) struct Shared {
+    pub dir: PathBuf,
+    pub origin: String,
+    pub view: RwLock<View>,
+    pub latest: RwLock<Option<CheckpointRecord>>,
+    pub writable: AtomicBool,
+    pub last_error: Mutex<Option<String>>,
+    /// Events queued but not yet written (queued appends and failed retries).
+    pub unwritten: AtomicU64,
 }
 
-#[derive(Clone, Default)]
-struct SegmentView {
-    number: u64,
-    leaves: Vec<Hash>,
+impl Shared {
+    pub(crate) fn read_view(&self) -> std::sync::RwLockReadGuard<'_, View> {
+        // Only replaced whole by the writer; a poisoned lock still holds a consistent view.
+        self.view.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn write_view(&self) -> std::sync::RwLockWriteGuard<'_, View> {
+        self.view.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn latest(&self) -> Option<CheckpointRecord> {
+        self.latest
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_latest(&self, record: CheckpointRecord) {
+        *self.latest.write().unwrap_or_else(|e| e.into_inner()) = Some(record);
+    }
+}
+
+/// Whether the log can take events now.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditHealth {
+    /// The last write succeeded.
+    pub writable: bool,
+    /// Events waiting to be written.
+    pub unwritten: u64,
+    /// The last write error, if the log is not writable.
+    pub error: Option<String>,
+    /// The tree size.
+    pub size: u64,
+}
+
+pub(crate) struct Inner {
+    pub tx: Mutex<mpsc::Sender<Cmd>>,
+    pub shared: Arc<Shared>,
+    pub events: broadcast::Sender<String>,
+    pub queued: AtomicUsize,
+    pub max_queued: usize,
+    pub log_key: NoteVerifier,
+    pub public_key_pem: String,
+    pub node: String,
+    pub checkpoints: watch::Receiver<Option<CheckpointRecord>>,
+    pub clock: Arc<dyn Clock>,
 }
 
 /// The audit log (cheap to clone).
 #[derive(Clone)]
 pub struct AuditLog {
-    tx: mpsc::Sender<Cmd>,
-    shared: Arc<Shared>,
-    events: broadcast::Sender<String>,
-    dir: PathBuf,
-    public_key_pem: String,
-    key_name: String,
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Decrements the queued-append count when the append is answered or abandoned.
+struct QueuedGuard(Arc<Inner>);
+
+impl Drop for QueuedGuard {
+    fn drop(&mut self) {
+        self.0.queued.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl AuditLog {
-    /// Opens the log: verifies and repairs what is there, closes out the previous process,
-    /// and starts a new segment.
-    pub fn open(opts: AuditOptions, clock: Arc<dyn Clock>) -> Result<(Self, Recovery), AuditError> {
-        std::fs::create_dir_all(&opts.dir).map_err(io)?;
-        let name = key_name(&opts.origin_prefix);
-        let signer = Arc::new(load_or_create_key(&opts.dir, &name)?);
-        let mut recovery = Recovery::default();
-        let existing = segments(&opts.dir)?;
-        recovery.segments = existing.len();
-        let mut next_seq = 0;
-        let mut live: BTreeMap<String, String> = BTreeMap::new();
-        let mut previous: Option<(u64, Vec<Hash>)> = None;
-        for (i, &n) in existing.iter().enumerate() {
-            let last = i + 1 == existing.len();
-            let (events, leaves, cut) = read_segment(&opts.dir, n, last)?;
-            recovery.repaired_bytes += cut;
-            recovery.events += events.len() as u64;
-            for e in &events {
-                if e.seq != next_seq && !(i == 0 && next_seq == 0) {
-                    return Err(AuditError::Corrupt(format!(
-                        "segment {n}: sequence {} where {next_seq} was expected",
-                        e.seq
-                    )));
-                }
-                next_seq = e.seq + 1;
-                match &e.body {
-                    EventBody::KeyCreated {
-                        key_id, expires_at, ..
-                    } => {
-                        live.insert(key_id.clone(), expires_at.clone());
-                    }
-                    EventBody::KeyDestroyed { key_id, .. } => {
-                        live.remove(key_id);
-                    }
-                    _ => {}
-                }
-            }
-            previous = Some((n, leaves));
-        }
-        // Seal the previous process's last segment if it was not sealed (a crash).
-        if let Some((n, leaves)) = &previous {
-            let last_is_checkpoint = leaves.len() >= 2
-                && {
-                    let (events, _, _) = read_segment(&opts.dir, *n, false)?;
-                    matches!(events.last().map(|e| &e.body), Some(EventBody::Checkpoint { size, .. }) if *size as usize == leaves.len() - 1)
-                };
-            if !last_is_checkpoint && !leaves.is_empty() {
-                seal_offline(&opts, *n, leaves.clone(), &signer, &clock, &mut next_seq)?;
-                let (_, sealed, _) = read_segment(&opts.dir, *n, false)?;
-                previous = Some((*n, sealed));
-            }
-        }
-        let number = previous.as_ref().map(|(n, _)| n + 1).unwrap_or(1);
-        let path = segment_path(&opts.dir, number);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io)?;
-        let mut segment = Segment {
-            number,
-            file,
-            len: 0,
-            leaves: Vec::new(),
-            checkpointed_at: None,
-        };
-        let shared = Arc::new(Shared {
-            current: Mutex::new(SegmentView::default()),
-            latest_note: Mutex::new(None),
-        });
-        let (events_tx, _) = broadcast::channel(4096);
-        let (tx, rx) = mpsc::channel();
-        let mut writer = Writer {
-            opts: opts.clone(),
-            clock,
-            signer: signer.clone(),
-            next_seq,
-            shared: shared.clone(),
-            events: events_tx.clone(),
-            pending: VecDeque::new(),
-        };
-        // The new segment's first event links it to the previous tree.
-        let link = EventBody::SegmentStarted {
-            segment: number,
-            previous_size: previous.as_ref().map(|(_, l)| l.len() as u64).unwrap_or(0),
-            previous_root: previous
-                .as_ref()
-                .map(|(_, l)| Base64::encode_string(&merkle::root(l))),
-        };
-        writer
-            .write_batch(&mut segment, vec![(link, None)])
-            .map_err(|e| AuditError::Io(e.to_string()))?;
-        for (key_id, expires_at) in &live {
-            let body = EventBody::KeyDestroyed {
-                key_id: key_id.clone(),
-                reason: "process_lost".into(),
-                expires_at: expires_at.clone(),
-            };
-            writer
-                .write_batch(&mut segment, vec![(body, None)])
-                .map_err(|e| AuditError::Io(e.to_string()))?;
-        }
-        recovery.process_lost = live.into_keys().collect();
-        writer.publish(&segment);
-        std::thread::Builder::new()
-            .name("ok2cry-audit-writer".into())
-            .spawn(move || writer.run(segment, rx))
-            .map_err(io)?;
-        let log = AuditLog {
-            tx,
-            shared,
-            events: events_tx,
-            dir: opts.dir.clone(),
-            public_key_pem: signer.public_key_pem(),
-            key_name: name,
-        };
-        Ok((log, recovery))
+    pub(crate) fn send(&self, cmd: Cmd) -> Result<(), AuditError> {
+        self.inner
+            .tx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(cmd)
+            .map_err(|_| AuditError::Closed)
     }
 
-    /// Appends and waits until the event is on disk; fails when it cannot be written.
-    pub async fn append_durable(&self, body: EventBody) -> Result<u64, AuditError> {
-        let (ack, rx) = oneshot::channel();
-        self.tx
-            .send(Cmd::Append {
-                body,
+    /// Appends `events` (in order, in one batch) and resolves once they are durable, with the
+    /// sequence number of the first. Fails when they cannot be written, or at once when too
+    /// many appends are already waiting.
+    ///
+    /// The events are handed to the writer when this is called, not when the future is first
+    /// polled: dropping the future does not cancel the write, and a caller can rely on the
+    /// order of its calls.
+    pub fn append_durable(
+        &self,
+        events: Vec<EventBody>,
+    ) -> impl std::future::Future<Output = Result<u64, AuditError>> + Send + 'static {
+        let queued = self.inner.queued.fetch_add(1, Ordering::SeqCst);
+        let guard = QueuedGuard(self.inner.clone());
+        let sent = if queued >= self.inner.max_queued {
+            Err(AuditError::Busy)
+        } else {
+            let (ack, rx) = oneshot::channel();
+            self.send(Cmd::Append {
+                events,
                 ack: Some(ack),
             })
-            .map_err(|_| AuditError::Closed)?;
-        rx.await.map_err(|_| AuditError::Closed)?
-    }
-
-    /// Appends without waiting; never fails to the caller (queued and retried).
-    pub fn append_retrying(&self, body: EventBody) {
-        if self.tx.send(Cmd::Append { body, ack: None }).is_err() {
-            tracing::error!("audit writer stopped; event lost");
+            .map(|()| rx)
+        };
+        async move {
+            let _guard = guard;
+            let rx = sent?;
+            rx.await.map_err(|_| AuditError::Closed)?
         }
     }
 
-    /// Signs and stores a checkpoint of the current segment now; returns its note.
-    pub async fn checkpoint_now(&self) -> Option<String> {
+    /// Appends without waiting; never fails to the caller (queued and retried until written).
+    pub fn append(&self, body: EventBody) {
+        self.inner.shared.unwritten.fetch_add(1, Ordering::SeqCst);
+        if self
+            .send(Cmd::Append {
+                events: vec![body],
+                ack: None,
+            })
+            .is_err()
+        {
+            tracing::error!("audit writer stopped; an event could not be queued");
+        }
+    }
+
+    /// Signs a checkpoint of the tree now (unless nothing was added since the last one) and
+    /// returns it.
+    pub async fn checkpoint_now(&self) -> Option<CheckpointRecord> {
         let (ack, rx) = oneshot::channel();
-        self.tx.send(Cmd::Checkpoint { ack }).ok()?;
+        self.send(Cmd::Checkpoint { ack }).ok()?;
         rx.await.ok().flatten()
     }
 
-    /// Resolves once every event appended before the call has been written (or, if writing
-    /// fails, queued for retry).
+    /// Adds witnesses' cosignatures to the stored checkpoint of `size`.
+    pub fn add_cosignatures(&self, size: u64, signatures: Vec<NoteSignature>) {
+        let _ = self.send(Cmd::Cosigned { size, signatures });
+    }
+
+    /// Resolves once every event appended before the call was written (or queued for retry).
     pub async fn flush(&self) {
         let (ack, rx) = oneshot::channel();
-        if self.tx.send(Cmd::Flush { ack }).is_ok() {
+        if self.send(Cmd::Flush { ack }).is_ok() {
             let _ = rx.await;
         }
     }
 
-    /// Seals the current segment with a final checkpoint and stops the writer.
-    pub async fn close(&self) {
+    /// Writes what is queued (retrying for `shutdown_retry`), signs a final checkpoint, seals
+    /// the segment and stops the writer. Fails with the number of events it could not write.
+    pub async fn close(&self) -> Result<(), AuditError> {
         let (ack, rx) = oneshot::channel();
-        if self.tx.send(Cmd::Close { ack }).is_ok() {
-            let _ = rx.await;
-        }
+        self.send(Cmd::Close { ack })?;
+        rx.await.map_err(|_| AuditError::Closed)?
     }
 
-    /// The latest signed checkpoint note.
-    pub fn latest_checkpoint(&self) -> Option<String> {
-        self.shared
-            .latest_note
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// The latest signed checkpoint record (its note carries the cosignatures collected).
+    pub fn latest_checkpoint(&self) -> Option<CheckpointRecord> {
+        self.inner.shared.latest()
+    }
+
+    /// Waits for checkpoints (the witness client follows this).
+    pub fn watch_checkpoints(&self) -> watch::Receiver<Option<CheckpointRecord>> {
+        self.inner.checkpoints.clone()
     }
 
     /// Live events (canonical lines).
     pub fn subscribe(&self) -> broadcast::Receiver<String> {
-        self.events.subscribe()
+        self.inner.events.subscribe()
     }
 
     /// The directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.inner.shared.dir
     }
 
-    /// The checkpoint signing key (SPKI PEM).
+    /// The checkpoint origin (and audit key name).
+    pub fn origin(&self) -> &str {
+        &self.inner.shared.origin
+    }
+
+    /// The audit key (SPKI PEM).
     pub fn public_key_pem(&self) -> &str {
-        &self.public_key_pem
+        &self.inner.public_key_pem
     }
 
-    /// The checkpoint signing key's name.
+    /// The audit key as a signed-note verifier.
+    pub fn log_key(&self) -> &NoteVerifier {
+        &self.inner.log_key
+    }
+
+    /// The audit key's name (the origin).
     pub fn key_name(&self) -> &str {
-        &self.key_name
+        self.inner.log_key.name()
     }
 
-    /// Events with `seq > after`, at most `limit`, oldest first.
-    pub fn events_after(
-        &self,
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<String>, AuditError> {
-        let mut out = Vec::new();
-        for n in segments(&self.dir)? {
-            let text = std::fs::read_to_string(segment_path(&self.dir, n)).map_err(io)?;
-            for line in text.lines() {
-                let Some(e) = Event::parse_line(line) else {
-                    continue;
-                };
-                if after.is_none_or(|a| e.seq > a) {
-                    out.push(line.to_owned());
-                    if out.len() >= limit {
-                        return Ok(out);
-                    }
-                }
-            }
-        }
-        Ok(out)
+    /// The node id.
+    pub fn node(&self) -> &str {
+        &self.inner.node
     }
 
-    /// A consistency proof between two sizes of the current segment.
-    pub fn consistency_proof(&self, old: u64, new: u64) -> Option<(u64, Vec<Hash>)> {
-        let view = self
-            .shared
-            .current
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let new = usize::try_from(new).ok()?;
-        if new > view.leaves.len() {
-            return None;
-        }
-        let proof = merkle::consistency_proof(usize::try_from(old).ok()?, &view.leaves[..new])?;
-        Some((view.number, proof))
+    /// Leaves in the tree (durable events).
+    pub fn size(&self) -> u64 {
+        self.inner.shared.read_view().size
     }
-}
 
-fn load_or_create_key(dir: &Path, name: &str) -> Result<AuditSigner, AuditError> {
-    let path = dir.join("audit-key.pem");
-    if let Ok(pem) = std::fs::read_to_string(&path) {
-        return AuditSigner::from_pkcs8_pem(&pem, name)
-            .ok_or_else(|| AuditError::Corrupt("audit-key.pem is not a P-256 PKCS#8 key".into()));
-    }
-    let signer = AuditSigner::generate(name);
-    let pem = signer
-        .to_pkcs8_pem()
-        .ok_or_else(|| AuditError::Io("cannot encode the audit key".into()))?;
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(&path).map_err(io)?;
-    f.write_all(pem.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::write(dir.join("audit-key.pub.pem"), signer.public_key_pem()).map_err(io)?;
-    Ok(signer)
-}
-
-/// Reads a segment; for the last one, cuts a torn final line. Returns (events, leaves, bytes cut).
-pub(crate) fn read_segment(
-    dir: &Path,
-    n: u64,
-    repair: bool,
-) -> Result<(Vec<Event>, Vec<Hash>, u64), AuditError> {
-    let path = segment_path(dir, n);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(repair)
-        .open(&path)
-        .map_err(io)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(io)?;
-    let mut cut = 0;
-    let complete = match bytes.iter().rposition(|b| *b == b'\n') {
-        Some(i) => i + 1,
-        None => 0,
-    };
-    if complete < bytes.len() {
-        if !repair {
-            return Err(AuditError::Corrupt(format!(
-                "{}: incomplete last line",
-                path.display()
-            )));
-        }
-        // A torn record: the process died mid-write, before the fsync that would have
-        // acknowledged it, so nothing acknowledged is lost by cutting it.
-        cut = (bytes.len() - complete) as u64;
-        file.set_len(complete as u64).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        bytes.truncate(complete);
-    }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| AuditError::Corrupt(format!("{}: not UTF-8", path.display())))?;
-    let mut events = Vec::new();
-    let mut leaves = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let e = Event::parse_line(line).ok_or_else(|| {
-            AuditError::Corrupt(format!(
-                "{}: line {} is not a canonical event",
-                path.display(),
-                i + 1
-            ))
-        })?;
-        leaves.push(merkle::leaf_hash(line.as_bytes()));
-        events.push(e);
-    }
-    Ok((events, leaves, cut))
-}
-
-/// Seals a segment left unsealed by a crash: a checkpoint over it, signed now.
-fn seal_offline(
-    opts: &AuditOptions,
-    n: u64,
-    mut leaves: Vec<Hash>,
-    signer: &AuditSigner,
-    clock: &Arc<dyn Clock>,
-    next_seq: &mut u64,
-) -> Result<(), AuditError> {
-    let checkpoint = Checkpoint {
-        origin: format!("{}/{n}", opts.origin_prefix),
-        size: leaves.len() as u64,
-        root: merkle::root(&leaves),
-    };
-    let note = signer.sign(&checkpoint);
-    append_note(&opts.dir, n, checkpoint.size, &note)?;
-    let event = Event {
-        seq: *next_seq,
-        time: iso8601(clock.now_ms()),
-        node: opts.node.clone(),
-        body: EventBody::Checkpoint {
-            size: checkpoint.size,
-            root: Base64::encode_string(&checkpoint.root),
-        },
-    };
-    let line = event.to_line();
-    let mut f = OpenOptions::new()
-        .append(true)
-        .open(segment_path(&opts.dir, n))
-        .map_err(io)?;
-    f.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
-    f.sync_data().map_err(io)?;
-    leaves.push(merkle::leaf_hash(line.as_bytes()));
-    *next_seq += 1;
-    Ok(())
-}
-
-fn append_note(dir: &Path, n: u64, size: u64, note: &str) -> Result<(), AuditError> {
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(checkpoints_path(dir, n))
-        .map_err(io)?;
-    let line = serde_json::json!({"size": size, "note": note}).to_string();
-    f.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
-    f.sync_data().map_err(io)
-}
-
-struct Writer {
-    opts: AuditOptions,
-    clock: Arc<dyn Clock>,
-    signer: Arc<AuditSigner>,
-    next_seq: u64,
-    shared: Arc<Shared>,
-    events: broadcast::Sender<String>,
-    /// Events that could not be written yet (never for durable appends: those fail).
-    pending: VecDeque<EventBody>,
-}
-
-type Ack = Option<oneshot::Sender<Result<u64, AuditError>>>;
-
-impl Writer {
-    fn run(mut self, mut segment: Segment, rx: mpsc::Receiver<Cmd>) {
-        loop {
-            // With events waiting for a retry, wake up regularly; otherwise sleep until work.
-            let first = if self.pending.is_empty() {
-                match rx.recv() {
-                    Ok(c) => Some(c),
-                    Err(_) => return,
-                }
+    /// Whether the log can take events now, and what is waiting.
+    pub fn health(&self) -> AuditHealth {
+        let s = &self.inner.shared;
+        let writable = s.writable.load(Ordering::SeqCst);
+        AuditHealth {
+            writable,
+            unwritten: s.unwritten.load(Ordering::SeqCst),
+            error: if writable {
+                None
             } else {
-                match rx.recv_timeout(Duration::from_millis(100)) {
-                    Ok(c) => Some(c),
-                    Err(mpsc::RecvTimeoutError::Timeout) => None,
-                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                }
-            };
-            let mut appends: Vec<(EventBody, Ack)> =
-                self.pending.drain(..).map(|b| (b, None)).collect();
-            let mut checkpoints = Vec::new();
-            let mut flushes = Vec::new();
-            let mut close = None;
-            let mut next = first;
-            // Group commit: take everything already queued (bounded per batch).
-            while let Some(cmd) = next.take() {
-                match cmd {
-                    Cmd::Append { body, ack } => appends.push((body, ack)),
-                    Cmd::Checkpoint { ack } => checkpoints.push(ack),
-                    Cmd::Flush { ack } => flushes.push(ack),
-                    Cmd::Close { ack } => close = Some(ack),
-                }
-                if close.is_some() || appends.len() >= 8192 {
-                    break;
-                }
-                next = rx.try_recv().ok();
-            }
-            if !appends.is_empty()
-                && let Err(failed) = self.write_batch(&mut segment, appends)
-            {
-                tracing::error!(error = %failed, "audit write failed; durable appends refused, other events queued for retry");
-            }
-            for ack in checkpoints {
-                let note = self.checkpoint(&mut segment);
-                let _ = ack.send(note);
-            }
-            for ack in flushes {
-                let _ = ack.send(());
-            }
-            if segment.len >= self.opts.segment_max_bytes {
-                self.rotate(&mut segment);
-            }
-            if let Some(ack) = close {
-                if !self.pending.is_empty() {
-                    let retry: Vec<_> = self.pending.drain(..).map(|b| (b, None)).collect();
-                    let _ = self.write_batch(&mut segment, retry);
-                }
-                self.checkpoint(&mut segment);
-                let _ = ack.send(());
-                return;
-            }
+                s.last_error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+            },
+            size: self.size(),
         }
     }
 
-    /// Writes a batch with one write and one fdatasync. On failure, durable appends get the
-    /// error, the rest go back to `pending`, and the file is cut back to its previous length.
-    fn write_batch(
-        &mut self,
-        segment: &mut Segment,
-        batch: Vec<(EventBody, Ack)>,
-    ) -> Result<(), AuditError> {
-        let now = iso8601(self.clock.now_ms());
-        let mut buf = Vec::new();
-        let mut lines = Vec::with_capacity(batch.len());
-        for (i, (body, _)) in batch.iter().enumerate() {
-            let event = Event {
-                seq: self.next_seq + i as u64,
-                time: now.clone(),
-                node: self.opts.node.clone(),
-                body: body.clone(),
-            };
-            let line = event.to_line();
-            buf.extend_from_slice(line.as_bytes());
-            buf.push(b'\n');
-            lines.push(line);
-        }
-        let result = if self.opts.fault.load(Ordering::SeqCst) {
-            Err(AuditError::Io("write failed (fault injected)".into()))
-        } else {
-            segment
-                .file
-                .write_all(&buf)
-                .and_then(|()| segment.file.sync_data())
-                .map_err(io)
-        };
-        match result {
-            Ok(()) => {
-                let first = self.next_seq;
-                self.next_seq += batch.len() as u64;
-                segment.len += buf.len() as u64;
-                for line in &lines {
-                    segment.leaves.push(merkle::leaf_hash(line.as_bytes()));
-                }
-                self.publish(segment);
-                for (i, (_, ack)) in batch.into_iter().enumerate() {
-                    if let Some(ack) = ack {
-                        let _ = ack.send(Ok(first + i as u64));
-                    }
-                }
-                for line in lines {
-                    let _ = self.events.send(line);
-                }
-                Ok(())
-            }
-            Err(e) => {
-                // Cut any partial write so the file never holds a line that was not acked.
-                let _ = segment.file.set_len(segment.len);
-                let _ = segment.file.seek(SeekFrom::End(0));
-                for (body, ack) in batch {
-                    match ack {
-                        Some(ack) => {
-                            let _ = ack.send(Err(AuditError::Io(e.to_string())));
-                        }
-                        None => self.pending.push_back(body),
-                    }
-                }
-                Err(e)
-            }
-        }
+    /// The time source.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
     }
-
-    fn publish(&self, segment: &Segment) {
-        let mut view = self
-            .shared
-            .current
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        // Append only what is new: copying the whole segment's leaves on every batch made each
-        // durable append O(events in the segment) (seen in a profile of the create load).
-        let known = view.leaves.len();
-        if view.number == segment.number && known <= segment.leaves.len() {
-            view.leaves.extend_from_slice(&segment.leaves[known..]);
-        } else {
-            view.number = segment.number;
-            view.leaves.clone_from(&segment.leaves);
-        }
-    }
-
-    /// Signs a checkpoint of the segment and logs it as an event; skipped when nothing but
-    /// the previous checkpoint's own event was added since.
-    fn checkpoint(&mut self, segment: &mut Segment) -> Option<String> {
-        let size = segment.leaves.len() as u64;
-        if segment.checkpointed_at.is_some_and(|at| size <= at + 1) {
-            return self
-                .shared
-                .latest_note
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-        }
-        let checkpoint = Checkpoint {
-            origin: format!("{}/{}", self.opts.origin_prefix, segment.number),
-            size,
-            root: merkle::root(&segment.leaves),
-        };
-        let note = self.signer.sign(&checkpoint);
-        if self.opts.fault.load(Ordering::SeqCst) {
-            return None;
-        }
-        if let Err(e) = append_note(&self.opts.dir, segment.number, size, &note) {
-            tracing::error!(error = %e, "cannot store checkpoint");
-            return None;
-        }
-        let body = EventBody::Checkpoint {
-            size,
-            root: Base64::encode_string(&checkpoint.root),
-        };
-        if self.write_batch(segment, vec![(body, None)]).is_err() {
-            return None;
-        }
-        segment.checkpointed_at = Some(size);
-        *self
-            .shared
-            .latest_note
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(note.clone());
-        Some(note)
-    }
-
-    fn rotate(&mut self, segment: &mut Segment) {
-        self.checkpoint(segment);
-        let number = segment.number + 1;
-        let file = match OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(segment_path(&self.opts.dir, number))
-        {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot open a new audit segment; continuing in the current one");
-                return;
-            }
-        };
-        let previous_size = segment.leaves.len() as u64;
-        let previous_root = Base64::encode_string(&merkle::root(&segment.leaves));
-        *segment = Segment {
-            number,
-            file,
-            len: 0,
-            leaves: Vec::new(),
-            checkpointed_at: None,
-        };
-        let link = EventBody::SegmentStarted {
-            segment: number,
-            previous_size,
-            previous_root: Some(previous_root),
-        };
-        let _ = self.write_batch(segment, vec![(link, None)]);
-        if let Some(keep) = self.opts.retain_segments
-            && let Ok(all) = segments(&self.opts.dir)
-            && all.len() > keep
-        {
-            for old in &all[..all.len() - keep] {
-                let _ = std::fs::remove_file(segment_path(&self.opts.dir, *old));
-                let _ = std::fs::remove_file(checkpoints_path(&self.opts.dir, *old));
-            }
-        }
-    }
-}
-
-/// Milliseconds of an event's `time`.
-pub fn event_ms(e: &Event) -> Option<u64> {
-    parse_time(&e.time)
 }

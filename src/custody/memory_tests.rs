@@ -8,8 +8,8 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
+use crate::audit::MemoryRecorder as MemorySink;
 use crate::clock::ManualClock;
-use crate::lifecycle::MemorySink;
 use crate::principal::{AuthMethod, Role};
 use std::io::{Read, Seek, SeekFrom};
 
@@ -84,12 +84,12 @@ fn scanner_finds_a_planted_scalar() {
     drop(planted);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn destroyed_key_scalar_is_not_in_memory_aws_lc() {
     destroyed_key_scalar_is_not_in_memory(&ok2cry_client::provider::AWS_LC).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn destroyed_key_scalar_is_not_in_memory_rustcrypto() {
     destroyed_key_scalar_is_not_in_memory(&ok2cry_client::provider::RUST_CRYPTO).await;
 }
@@ -123,9 +123,10 @@ async fn destroyed_key_scalar_is_not_in_memory(
     let (done_tx, done_rx) = std::sync::mpsc::channel::<u32>();
     let worker = {
         let (c, alice) = (c.clone(), alice.clone());
+        let runtime = tokio::runtime::Handle::current();
         std::thread::spawn(move || {
             for (id, env) in work_rx {
-                let opened = c.open(&alice, &id, &env).unwrap();
+                let opened = runtime.block_on(c.open(&alice, &id, &env)).unwrap();
                 done_tx.send(opened.opens_remaining).unwrap();
             }
         })

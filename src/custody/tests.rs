@@ -1,6 +1,6 @@
 use super::*;
+use crate::audit::MemoryRecorder as MemorySink;
 use crate::clock::ManualClock;
-use crate::lifecycle::MemorySink;
 use crate::principal::{AuthMethod, Role};
 
 const T0: Millis = 1_800_000_000_000;
@@ -13,7 +13,7 @@ fn principal(id: &str) -> Principal {
     }
 }
 
-fn custody(config: CustodyConfig) -> (Custody, ManualClock, Arc<MemorySink>) {
+fn custody(config: CustodyConfig) -> (Arc<Custody>, ManualClock, Arc<MemorySink>) {
     let clock = ManualClock::new(T0);
     let sink = Arc::new(MemorySink::default());
     let c = Custody::new(
@@ -23,7 +23,7 @@ fn custody(config: CustodyConfig) -> (Custody, ManualClock, Arc<MemorySink>) {
         Arc::new(Metrics::new()),
     )
     .unwrap();
-    (c, clock, sink)
+    (Arc::new(c), clock, sink)
 }
 
 fn verified(c: &Custody, view: &KeyView, now_ms: Millis) -> ok2cry_client::VerifiedKey {
@@ -37,7 +37,7 @@ fn destroyed_events(sink: &MemorySink) -> Vec<(String, DestroyReason)> {
     sink.events()
         .into_iter()
         .filter_map(|e| match e {
-            Lifecycle::KeyDestroyed { key_id, reason, .. } => Some((key_id, reason)),
+            EventBody::KeyDestroyed { key_id, reason, .. } => Some((key_id, reason)),
             _ => None,
         })
         .collect()
@@ -61,10 +61,10 @@ async fn create_seal_open_once_then_gone() {
     let key = verified(&c, &view, T0);
     assert_eq!(key.context(), "card:1/set-pin");
     let env = Envelope::seal(&key, b"1234").unwrap();
-    let opened = c.open(&alice, &view.key_id, &env).unwrap();
+    let opened = c.open(&alice, &view.key_id, &env).await.unwrap();
     assert_eq!(opened.plaintext.expose_secret(), b"1234");
     assert_eq!(opened.opens_remaining, 0);
-    let again = c.open(&alice, &view.key_id, &env).err();
+    let again = c.open(&alice, &view.key_id, &env).await.err();
     assert!(matches!(
         again,
         Some(CustodyError::Gone {
@@ -116,7 +116,7 @@ async fn strict_ttl_refuses_at_read_and_sweeper_destroys() {
     assert!(c.get(&a.key_id).is_ok());
     clock.advance_ms(1);
     // Exactly at expiry the key can no longer be opened, even before any sweep.
-    let refused = c.open(&alice, &a.key_id, &env).err();
+    let refused = c.open(&alice, &a.key_id, &env).await.err();
     assert!(matches!(
         refused,
         Some(CustodyError::Gone {
@@ -163,7 +163,7 @@ async fn failed_opens_are_counted_and_too_many_destroy() {
     // Sealed under another context: decryption fails, the key stays usable.
     let wrong = Envelope::seal_to(key.public_key(), key.key_id(), "", b"1234").unwrap();
     assert_eq!(
-        c.open(&alice, &view.key_id, &wrong).err(),
+        c.open(&alice, &view.key_id, &wrong).await.err(),
         Some(CustodyError::OpenFailed {
             key_destroyed: false
         })
@@ -175,19 +175,19 @@ async fn failed_opens_are_counted_and_too_many_destroy() {
     bytes[last] ^= 1;
     let tampered = Envelope::from_parts(view.key_id.clone(), bytes, Some("ctx".into())).unwrap();
     assert_eq!(
-        c.open(&alice, &view.key_id, &tampered).err(),
+        c.open(&alice, &view.key_id, &tampered).await.err(),
         Some(CustodyError::OpenFailed {
             key_destroyed: false
         })
     );
     assert_eq!(
-        c.open(&alice, &view.key_id, &tampered).err(),
+        c.open(&alice, &view.key_id, &tampered).await.err(),
         Some(CustodyError::OpenFailed {
             key_destroyed: true
         })
     );
     assert!(matches!(
-        c.open(&alice, &view.key_id, &good),
+        c.open(&alice, &view.key_id, &good).await,
         Err(CustodyError::Gone {
             reason: DestroyReason::FailedOpens,
             ..
@@ -196,7 +196,7 @@ async fn failed_opens_are_counted_and_too_many_destroy() {
     let failures = sink
         .events()
         .iter()
-        .filter(|e| matches!(e, Lifecycle::OpenFailed { .. }))
+        .filter(|e| matches!(e, EventBody::OpenFailed { .. }))
         .count();
     assert_eq!(failures, 3);
 }
@@ -218,11 +218,12 @@ async fn only_the_designated_opener_may_open() {
         .unwrap();
     let env = Envelope::seal(&verified(&c, &view, T0), b"4111111111111111").unwrap();
     assert!(matches!(
-        c.open(&issuer, &view.key_id, &env),
+        c.open(&issuer, &view.key_id, &env).await,
         Err(CustodyError::Forbidden(_))
     ));
     let opened = c
         .open(&principal("hsm-gateway"), &view.key_id, &env)
+        .await
         .unwrap();
     assert_eq!(opened.opens_remaining, 1);
     // A forbidden attempt does not consume or count against the key.
@@ -237,7 +238,7 @@ async fn envelope_for_another_key_is_refused_without_consuming() {
     let b = c.create(&alice, CreateRequest::default()).await.unwrap();
     let for_b = Envelope::seal(&verified(&c, &b, T0), b"x").unwrap();
     assert_eq!(
-        c.open(&alice, &a.key_id, &for_b).err(),
+        c.open(&alice, &a.key_id, &for_b).await.err(),
         Some(CustodyError::WrongKey)
     );
     assert!(c.get(&a.key_id).is_ok());
@@ -258,24 +259,52 @@ async fn full_store_refuses_and_never_evicts() {
         Some(CustodyError::StoreFull)
     );
     assert!(c.get(&a.key_id).is_ok());
-    c.delete(&alice, &a.key_id).unwrap();
+    c.delete(&alice, &a.key_id).await.unwrap();
     assert!(c.create(&alice, CreateRequest::default()).await.is_ok());
 }
 
 #[tokio::test]
-async fn creation_fails_closed_when_audit_is_down() {
+async fn creation_and_opens_fail_closed_when_audit_is_down() {
     let (c, _clock, sink) = custody(CustodyConfig::default());
     let alice = principal("alice");
     let alive = c.create(&alice, CreateRequest::default()).await.unwrap();
+    let doomed = c.create(&alice, CreateRequest::default()).await.unwrap();
     sink.set_fail_durable(true);
     assert_eq!(
         c.create(&alice, CreateRequest::default()).await.err(),
         Some(CustodyError::AuditUnavailable)
     );
-    assert_eq!(c.live_keys(), 1);
-    // Opens and destruction go on.
+    assert_eq!(c.live_keys(), 2);
+    // An open whose event cannot be made durable hands out nothing and leaves the key as it
+    // was; a refused open (wrong envelope) is not counted either.
     let env = Envelope::seal(&verified(&c, &alive, T0), b"1").unwrap();
-    assert!(c.open(&alice, &alive.key_id, &env).is_ok());
+    assert_eq!(
+        c.open(&alice, &alive.key_id, &env).await.err(),
+        Some(CustodyError::AuditUnavailable)
+    );
+    let mut bytes = env.sealed().to_vec();
+    bytes[70] ^= 1;
+    let bad = Envelope::from_parts(alive.key_id.clone(), bytes, None).unwrap();
+    assert_eq!(
+        c.open(&alice, &alive.key_id, &bad).await.err(),
+        Some(CustodyError::AuditUnavailable)
+    );
+    assert_eq!(c.get(&alive.key_id).unwrap().opens_remaining, 1);
+    // Destruction goes on: the key is gone, its record queued.
+    assert_eq!(
+        c.delete(&alice, &doomed.key_id).await.err(),
+        Some(CustodyError::DestroyedUnlogged)
+    );
+    assert!(c.get(&doomed.key_id).is_err());
+    assert!(sink.events().iter().any(|e| matches!(
+        e,
+        EventBody::KeyDestroyed { key_id, .. } if key_id == doomed.key_id.as_str()
+    )));
+    // Once the log is back, the key opens.
+    sink.set_fail_durable(false);
+    let opened = c.open(&alice, &alive.key_id, &env).await.unwrap();
+    assert_eq!(opened.plaintext.expose_secret(), b"1");
+    assert_eq!(c.live_keys(), 0);
 }
 
 #[tokio::test]
@@ -328,18 +357,18 @@ async fn delete_rules_and_shutdown_destroys_everything() {
     let a = c.create(&alice, CreateRequest::default()).await.unwrap();
     let _b = c.create(&alice, CreateRequest::default()).await.unwrap();
     assert!(matches!(
-        c.delete(&principal("mallory"), &a.key_id),
+        c.delete(&principal("mallory"), &a.key_id).await,
         Err(CustodyError::Forbidden(_))
     ));
-    c.delete(&alice, &a.key_id).unwrap();
+    c.delete(&alice, &a.key_id).await.unwrap();
     assert!(matches!(
-        c.delete(&alice, &a.key_id),
+        c.delete(&alice, &a.key_id).await,
         Err(CustodyError::Gone {
             reason: DestroyReason::Revoked,
             ..
         })
     ));
-    assert_eq!(c.shutdown(), 1);
+    assert_eq!(c.shutdown(std::time::Duration::from_secs(1)).await, 1);
     assert_eq!(c.live_keys(), 0);
     let reasons: Vec<_> = destroyed_events(&sink)
         .into_iter()
@@ -352,41 +381,34 @@ async fn delete_rules_and_shutdown_destroys_everything() {
     assert!(
         sink.events()
             .iter()
-            .any(|e| matches!(e, Lifecycle::KekDestroyed { .. }))
+            .any(|e| matches!(e, EventBody::KekDestroyed { .. }))
     );
     assert!(c.signing().jwks().keys.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_opens_exactly_one_succeeds() {
     let (c, _clock, _sink) = custody(CustodyConfig::default());
-    let c = Arc::new(c);
     let alice = principal("alice");
     for _ in 0..20 {
         let view = c.create(&alice, CreateRequest::default()).await.unwrap();
         let env = Envelope::seal(&verified(&c, &view, T0), b"1234").unwrap();
-        let barrier = Arc::new(std::sync::Barrier::new(4));
         let handles: Vec<_> = (0..4)
             .map(|_| {
-                let (c, env, id, alice, barrier) = (
-                    c.clone(),
-                    env.clone(),
-                    view.key_id.clone(),
-                    alice.clone(),
-                    barrier.clone(),
-                );
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    c.open(&alice, &id, &env).is_ok()
-                })
+                let (c, env, id, alice) =
+                    (c.clone(), env.clone(), view.key_id.clone(), alice.clone());
+                tokio::spawn(async move { c.open(&alice, &id, &env).await })
             })
             .collect();
-        let successes = handles
-            .into_iter()
-            .filter(|_| true)
-            .map(|h| h.join().unwrap())
-            .filter(|ok| *ok)
-            .count();
+        let mut successes = 0;
+        for h in handles {
+            match h.await.unwrap() {
+                Ok(_) => successes += 1,
+                // The others see the key busy (being opened) or gone (consumed).
+                Err(CustodyError::Busy | CustodyError::Gone { .. } | CustodyError::NotFound) => {}
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
         assert_eq!(successes, 1);
     }
 }
@@ -416,18 +438,19 @@ async fn kek_rotation_is_logged_and_old_keys_stay_openable() {
     let keks_created = sink
         .events()
         .iter()
-        .filter(|e| matches!(e, Lifecycle::KekCreated { .. }))
+        .filter(|e| matches!(e, EventBody::KekCreated { .. }))
         .count();
     assert_eq!(keks_created, 2);
-    assert!(c.open(&alice, &view.key_id, &env).is_ok());
+    assert!(c.open(&alice, &view.key_id, &env).await.is_ok());
     // After the first KEK's not_after it is destroyed and logged.
     clock.advance_ms(200_000);
     c.sweep();
     assert!(sink.events().iter().any(|e| matches!(
         e,
-        Lifecycle::KekDestroyed {
-            kek_id: 1,
-            keys_wrapped: 1
+        EventBody::KekDestroyed {
+            keys_wrapped: 1,
+            reason: crate::audit::KekDestroyReason::Expired,
+            ..
         }
     )));
 }

@@ -14,7 +14,9 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
     pub state: Arc<ok2cry::api::AppState>,
-    pub audit: ok2cry::audit_sink::AuditSink,
+    pub audit: ok2cry::audit::AuditLog,
+    /// The audit log's disk: `disk.set_fail(true)` makes every write fail (a full disk).
+    pub disk: Arc<ok2cry::audit::disk::FaultyDisk>,
     pub tls: Arc<ok2cry::tls::TlsReloader>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), NodeError>>>,
@@ -60,7 +62,10 @@ impl TestServer {
             Some(c) => Arc::new(c),
             None => Arc::new(SystemClock),
         };
-        let node: Node = ok2cry::node::start(config, clock).await.unwrap();
+        let disk = Arc::new(ok2cry::audit::disk::FaultyDisk::default());
+        let node: Node = ok2cry::node::start_on(config, clock, disk.clone())
+            .await
+            .unwrap();
         let state = node.state.clone();
         let audit = node.audit.clone();
         let tls = node.tls.clone();
@@ -73,6 +78,7 @@ impl TestServer {
             dir,
             state,
             audit,
+            disk,
             tls,
             shutdown: Some(tx),
             handle: Some(handle),
@@ -104,13 +110,18 @@ impl TestServer {
     }
 
     pub async fn audit_events(&self) -> Vec<serde_json::Value> {
-        self.audit.log().flush().await;
-        audit_events_in(self.audit.log().dir())
+        self.audit.flush().await;
+        audit_events_in(self.audit.dir())
     }
 
     pub async fn audit_text(&self) -> String {
-        self.audit.log().flush().await;
-        audit_text_in(self.audit.log().dir())
+        self.audit.flush().await;
+        audit_text_in(self.audit.dir())
+    }
+
+    /// The audit key as auditors pin it.
+    pub fn audit_key(&self) -> ok2cry::audit::note::NoteVerifier {
+        self.audit.log_key().clone()
     }
 
     /// Shuts the node down (as SIGTERM does) and hands back its directory.

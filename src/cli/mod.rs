@@ -1,6 +1,8 @@
 //! The command line. `main.rs` only parses and calls [`run`]; every command's logic lives in
 //! the library.
 
+mod audit;
+
 use crate::config::Config;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -28,7 +30,10 @@ pub enum Command {
     Partners(PartnersCommand),
     /// Auditors: verify a log directory or a destruction receipt, offline.
     #[command(subcommand)]
-    Audit(AuditCommand),
+    Audit(audit::AuditCommand),
+    /// A witness of audit logs (C2SP tlog-witness): its key and its server.
+    #[command(subcommand)]
+    Witness(audit::WitnessCommand),
     /// Attestation: verify a Nitro attestation document; write release provenance.
     #[command(subcommand)]
     Attest(AttestCommand),
@@ -179,45 +184,6 @@ pub struct SealArgs {
     pub compact: bool,
 }
 
-/// `ok2cry audit …`
-#[derive(Debug, Subcommand)]
-pub enum AuditCommand {
-    /// Verify a whole log directory: signatures, trees, links, sequence, destruction policy.
-    Verify {
-        /// The log directory (segment-*.jsonl and their checkpoints).
-        #[arg(long)]
-        dir: PathBuf,
-        /// The audit public key (SPKI PEM), obtained out of band.
-        #[arg(long)]
-        key: PathBuf,
-        /// The key name on signature lines (default: the name found in the checkpoints).
-        #[arg(long)]
-        name: Option<String>,
-        /// Allowed time between a key's expiry and its logged destruction, in ms.
-        #[arg(long, default_value_t = 1000)]
-        grace_ms: u64,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Destruction receipts.
-    #[command(subcommand)]
-    Receipt(ReceiptCommand),
-}
-
-/// `ok2cry audit receipt …`
-#[derive(Debug, Subcommand)]
-pub enum ReceiptCommand {
-    /// Verify one receipt offline.
-    Verify {
-        /// The audit public key (SPKI PEM).
-        #[arg(long)]
-        key: PathBuf,
-        /// The receipt (JSON), as returned by GET /v1/audit/receipts/{key_id}.
-        receipt: PathBuf,
-    },
-}
-
 /// `ok2cry serve`
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -310,7 +276,7 @@ pub enum PartnersCommand {
 #[error("{0}")]
 pub struct CliError(pub String);
 
-fn fail<E: std::fmt::Display>(context: &str) -> impl Fn(E) -> CliError + '_ {
+pub(crate) fn fail<E: std::fmt::Display>(context: &str) -> impl Fn(E) -> CliError + '_ {
     move |e| CliError(format!("{context}: {e}"))
 }
 
@@ -320,7 +286,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve(args).await,
         Command::Certs(c) => certs(c),
         Command::Partners(p) => partners(p),
-        Command::Audit(a) => audit(a),
+        Command::Audit(a) => audit::audit(a).await,
+        Command::Witness(w) => audit::witness(w).await,
         Command::Attest(a) => attest(a),
         Command::Keygen { out } => keygen(&out),
         Command::Seal(args) => seal(args),
@@ -337,7 +304,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-fn init_logging(filter: &str) {
+pub(crate) fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only on a terminal, so logs written to files and pipes stay plain text.
@@ -476,69 +443,7 @@ fn partners(command: PartnersCommand) -> Result<(), CliError> {
     }
 }
 
-fn audit(command: AuditCommand) -> Result<(), CliError> {
-    match command {
-        AuditCommand::Verify {
-            dir,
-            key,
-            name,
-            grace_ms,
-            json,
-        } => {
-            let pem = std::fs::read_to_string(&key).map_err(fail(&key.display().to_string()))?;
-            let name = match name {
-                Some(n) => n,
-                None => crate::audit::verify::key_name_in(&dir).ok_or_else(|| {
-                    CliError("no checkpoint found to take the key name from; pass --name".into())
-                })?,
-            };
-            let report = crate::audit::verify_log(&dir, &pem, &name, grace_ms);
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).unwrap_or_default()
-                );
-            } else {
-                print!("{}", report.render(grace_ms));
-            }
-            if report.is_ok() {
-                Ok(())
-            } else {
-                Err(CliError(format!(
-                    "{} violation(s)",
-                    report.violations.len()
-                )))
-            }
-        }
-        AuditCommand::Receipt(ReceiptCommand::Verify { key, receipt }) => {
-            let pem = std::fs::read_to_string(&key).map_err(fail(&key.display().to_string()))?;
-            let text =
-                std::fs::read_to_string(&receipt).map_err(fail(&receipt.display().to_string()))?;
-            let parsed: crate::audit::Receipt = serde_json::from_str(&text)
-                .map_err(fail("receipt is not a receipt JSON document"))?;
-            let summary =
-                crate::audit::verify_receipt(&parsed, &pem).map_err(|e| CliError(e.to_string()))?;
-            println!(
-                "verified: key {} created {} expires {} destroyed {} ({}), {} open(s), destroyed {} ms {} expiry",
-                summary.key_id,
-                summary.created_at,
-                summary.expires_at,
-                summary.destroyed_at,
-                summary.reason,
-                summary.opens,
-                summary.lag_ms.unsigned_abs(),
-                if summary.lag_ms >= 0 {
-                    "after"
-                } else {
-                    "before"
-                }
-            );
-            Ok(())
-        }
-    }
-}
-
-fn write_secret(path: &Path, text: &str) -> Result<(), CliError> {
+pub(crate) fn write_secret(path: &Path, text: &str) -> Result<(), CliError> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
