@@ -31,27 +31,7 @@ fn b64(bytes: &[u8]) -> String {
 
 /// The name of an error variant, as written in the vector file.
 pub fn error_name(e: &Error) -> &'static str {
-    match e {
-        Error::Malformed(_) => "Malformed",
-        Error::InvalidKeyId => "InvalidKeyId",
-        Error::ContextTooLong => "ContextTooLong",
-        Error::PlaintextSize => "PlaintextSize",
-        Error::UnsupportedVersion => "UnsupportedVersion",
-        Error::UnsupportedSuite => "UnsupportedSuite",
-        Error::InvalidPublicKey => "InvalidPublicKey",
-        Error::InvalidPrivateKey => "InvalidPrivateKey",
-        Error::UnsupportedAlgorithm => "UnsupportedAlgorithm",
-        Error::WrongTokenType => "WrongTokenType",
-        Error::UnknownSigningKey => "UnknownSigningKey",
-        Error::BadSignature => "BadSignature",
-        Error::Expired => "Expired",
-        Error::NotYetValid => "NotYetValid",
-        Error::KeyIdMismatch => "KeyIdMismatch",
-        Error::ContextMismatch => "ContextMismatch",
-        Error::OpenFailed => "OpenFailed",
-        Error::SealFailed => "SealFailed",
-        _ => "Other",
-    }
+    e.name()
 }
 
 struct SealCase {
