@@ -271,7 +271,7 @@ fn every_case_holds_with_every_provider() {
 /// character. Both are what e.g. the JDK's URL decoder does.
 fn lenient_b64(text: &str, padding: bool, trailing_bits: bool) -> Option<Vec<u8>> {
     const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let body = if padding && text.len() % 4 == 0 {
+    let body = if padding && text.len().is_multiple_of(4) {
         text.trim_end_matches('=')
     } else {
         text
