@@ -489,7 +489,7 @@ export function receiver({ base64 = "strict", json = "refuse" } = {}) {
     const recipientKey = await suite.kem.deserializePrivateKey(hex(c.opener_skR));
     if (c.form === "sealed_hex") {
       const sealed = hex(c.input);
-      if (sealed.length < ENC_LEN + TAG_LEN || sealed.length > MAX_SEALED_LEN) fail("OpenFailed", "length");
+      if (sealed.length < ENC_LEN + TAG_LEN + 1 || sealed.length > MAX_SEALED_LEN) fail("OpenFailed", "length");
       return await openSealed(sealed, recipientKey, c.opener_key_id, c.opener_context);
     }
     const envelope = parseEnvelope(c.input, c.form);

@@ -463,6 +463,13 @@ fn open_must_fail(seals: &[Value]) -> Vec<Value> {
         c.fail(0, "§10.3 step 3", "JSON that is not an object", "json", format!(r#"["{compact0}"]"#), "Malformed"),
         c.fail(0, "§10.1", "JSON preceded by a byte order mark", "json", format!("\u{feff}{}", s("envelope_json")), "Malformed"),
         c.fail(0, "§10.1", "context with a lone surrogate escape", "json", json_with(&format!(r#""version":1,"key_id":"{kid}","sealed":"{sealed_b64}","context":"card:42/set-pin\ud800""#)), "Malformed"),
+        c.fail(0, "§10.3 step 9", "raw sealed bytes of an empty plaintext (81 bytes)", "sealed_hex", {
+            let info = ok2cry_client::suite::info(&KeyId::new(kid.clone()).expect("key id"), &ctx);
+            let pk = hex::decode(s("pkRm")).expect("hex");
+            let empty = independent_seal(&pk, &info, b"", &ikm("ok2cry v1 vector ephemeral 5"));
+            assert_eq!(empty.len(), 81);
+            hex::encode(empty)
+        }, "OpenFailed"),
         c.fail(0, "§10.3 step 7", "for another key id and naming another context: the key id wins", "json", json!({"version": 1, "key_id": "n1_someone-else", "sealed": sealed_b64, "context": "card:43/set-pin"}).to_string(), "KeyIdMismatch"),
     ]);
     // Every case fails as stated before it is written.
