@@ -11,11 +11,11 @@
 //! §10.2 (text, header, claims: their shape only) and [`KeyToken::verify_with`] steps 4 to 14,
 //! in that order, each with the error the table names.
 
-use crate::json::{self, Members};
+use crate::json::{self, Json, Members};
 use crate::provider::{self, CryptoProvider, Es256Signer};
 use crate::suite::{self, SUITE_NAME, VERSION};
 use crate::{Error, Jwks, KeyId, PrivateKey, PublicJwk, PublicKey, b64, wire};
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The JWS `typ` of a key token.
 pub const TOKEN_TYPE: &str = "ok2cry-key+jwt";
@@ -99,10 +99,14 @@ const CLAIMS: [&str; 9] = [
 impl KeyTokenClaims {
     /// Step 3 of §10.2: the claims' shape (members, types, ranges), then the key id (§2).
     fn from_json(bytes: &[u8]) -> Result<Self, Error> {
-        const BAD: Error = Error::Malformed("key token claims: members, types or ranges");
         let tree =
             json::parse(bytes).ok_or(Error::Malformed("key token claims: not strict JSON"))?;
-        let m = Members::of(&tree).ok_or(BAD)?;
+        Self::from_tree(&tree)
+    }
+
+    fn from_tree(tree: &Json) -> Result<Self, Error> {
+        const BAD: Error = Error::Malformed("key token claims: members, types or ranges");
+        let m = Members::of(tree).ok_or(BAD)?;
         if !m.only(&CLAIMS) {
             return Err(BAD);
         }
@@ -136,6 +140,15 @@ impl KeyTokenClaims {
             // "" is the same as no context (§3).
             context: context.filter(|c| !c.is_empty()).map(str::to_owned),
         })
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyTokenClaims {
+    /// As strict as step 3 of docs/PROTOCOL.md §10.2 (shape, ranges, key id); the checks of
+    /// the later steps are [`KeyToken::verify`]'s.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let tree = json::deserialize(d)?;
+        Self::from_tree(&tree).map_err(serde::de::Error::custom)
     }
 }
 
@@ -442,5 +455,33 @@ impl KeyTokenClaims {
             v: u64::from(VERSION),
             context: context.filter(|c| !c.is_empty()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_read_by_serde_are_as_strict_as_step_3() {
+        let key = PrivateKey::derive_from_ikm(b"claims serde test").unwrap();
+        let claims = KeyTokenClaims::new(
+            "iss",
+            KeyId::new("n1_x").unwrap(),
+            &key.public_key(),
+            1,
+            2,
+            1,
+            Some("ctx".into()),
+        );
+        let text = serde_json::to_string(&claims).unwrap();
+        assert_eq!(
+            serde_json::from_str::<KeyTokenClaims>(&text).unwrap(),
+            claims
+        );
+        let dup = text.replacen('{', r#"{"iss":"other","#, 1);
+        assert!(serde_json::from_str::<KeyTokenClaims>(&dup).is_err());
+        let null_context = text.replace(r#""context":"ctx""#, r#""context":null"#);
+        assert!(serde_json::from_str::<KeyTokenClaims>(&null_context).is_err());
     }
 }
