@@ -253,7 +253,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, AppErro
 }
 
 fn parse_key_id(raw: &str) -> Result<KeyId, AppError> {
-    KeyId::new(raw).map_err(|e| AppError::BadRequest(e.to_string()))
+    Ok(KeyId::new(raw)?)
 }
 
 #[derive(Deserialize)]
@@ -366,18 +366,23 @@ async fn get_key(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OpenBody {
-    envelope: Value,
+    // Kept as text: the envelope's own reader is strict JSON (docs/PROTOCOL.md §10.1, no
+    // duplicate members), which a `Value` would already have lost.
+    envelope: Box<serde_json::value::RawValue>,
 }
 
 fn envelope_from(body: &Bytes, headers: &HeaderMap) -> Result<Envelope, AppError> {
     if !body.is_empty() {
         let body: OpenBody = parse_json(body)?;
-        return match body.envelope {
-            Value::String(compact) => Ok(Envelope::from_compact(&compact)?),
-            object @ Value::Object(_) => Ok(Envelope::from_json_value(object)?),
-            _ => Err(AppError::BadRequest(
+        let text = body.envelope.get();
+        return if text.starts_with('{') {
+            Ok(Envelope::from_json(text)?)
+        } else if let Ok(compact) = serde_json::from_str::<String>(text) {
+            Ok(Envelope::from_compact(&compact)?)
+        } else {
+            Err(AppError::BadRequest(
                 "envelope must be a JSON envelope object or a compact string".into(),
-            )),
+            ))
         };
     }
     match headers.get(headers::ENVELOPE) {
@@ -404,6 +409,10 @@ async fn open_key(
     let principal = caller.require(Role::Opener)?;
     let key_id = parse_key_id(&key_id)?;
     let envelope = envelope_from(&body, &headers)?;
+    // docs/PROTOCOL.md §11.3: the request contradicts itself before any key is looked up.
+    if envelope.key_id() != &key_id {
+        return Err(ok2cry_client::Error::KeyIdMismatch.into());
+    }
     // Custody decrypts on the blocking pool and answers once the open's events are durable.
     let opened = state.custody.open(principal, &key_id, &envelope).await?;
     let plaintext = zeroize::Zeroizing::new(Base64UrlUnpadded::encode_string(

@@ -478,8 +478,9 @@ impl Config {
         {
             return err("node_id must be 1 to 16 characters of a-z and 0-9");
         }
-        if self.issuer.is_empty() {
-            return err("issuer must not be empty");
+        // docs/PROTOCOL.md §7: a receiver refuses a token whose `iss` is empty or over 256 bytes.
+        if self.issuer.is_empty() || self.issuer.len() > ok2cry_client::key_token::MAX_ISSUER_LEN {
+            return err("issuer must be 1 to 256 bytes");
         }
         let k = &self.keys;
         if k.min_ttl_seconds == 0 {

@@ -2,6 +2,11 @@
 //!
 //! Every refusal says what was wrong with the request; nothing internal is ever echoed
 //! (internal errors are logged with detail and answered with a bare 500).
+//!
+//! The protocol's own errors (docs/PROTOCOL.md §11) map as the table of §11.2 says: each has its
+//! status, its problem type and an `error` member carrying its §11 name. An envelope that
+//! reaches the key but does not open — `OpenFailed`, and `ContextMismatch`, which the service
+//! deliberately does not tell apart — is the coarse 422 `cannot-open`.
 
 use crate::clock::{Millis, iso8601};
 use crate::custody::CustodyError;
@@ -59,8 +64,45 @@ pub enum AppError {
         /// The readiness report (its members are added to the problem).
         report: Map<String, Value>,
     },
+    /// 400 (422 for a failed open, 500 for [`ok2cry_client::Error::Crypto`]): an input the
+    /// protocol refuses, with its docs/PROTOCOL.md §11 name.
+    Protocol(ok2cry_client::Error),
     /// 500: something failed inside; details are logged, not returned.
     Internal,
+}
+
+/// docs/PROTOCOL.md §11.2: the status, problem type and title of each protocol error.
+pub fn protocol_problem(e: &ok2cry_client::Error) -> (StatusCode, &'static str, &'static str) {
+    use ok2cry_client::Error as E;
+    let bad = StatusCode::BAD_REQUEST;
+    match e {
+        E::Malformed(_) => (bad, "malformed", "Malformed input"),
+        E::InvalidKeyId => (bad, "invalid-key-id", "Invalid key id"),
+        E::ContextTooLong => (bad, "context-too-long", "Context too long"),
+        E::PlaintextSize => (bad, "plaintext-size", "Plaintext size out of range"),
+        E::UnsupportedVersion => (bad, "unsupported-version", "Unsupported protocol version"),
+        E::UnsupportedSuite => (bad, "unsupported-suite", "Unsupported suite"),
+        E::InvalidPublicKey => (bad, "invalid-public-key", "Invalid public key"),
+        E::InvalidPrivateKey => (bad, "invalid-private-key", "Invalid private key"),
+        E::UnsupportedAlgorithm => (bad, "unsupported-algorithm", "Unsupported token algorithm"),
+        E::WrongTokenType => (bad, "wrong-token-type", "Wrong token type"),
+        E::UnknownSigningKey => (bad, "unknown-signing-key", "Unknown signing key"),
+        E::BadSignature => (bad, "bad-signature", "Bad token signature"),
+        E::Expired => (bad, "expired", "Key token expired"),
+        E::NotYetValid => (bad, "not-yet-valid", "Key token not yet valid"),
+        E::KeyIdMismatch => (bad, "key-id-mismatch", "Envelope for another key"),
+        E::SealFailed => (bad, "seal-failed", "Cannot seal to this key"),
+        E::ContextMismatch | E::OpenFailed => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "cannot-open",
+            "Cannot open envelope",
+        ),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+        ),
+    }
 }
 
 impl AppError {
@@ -129,6 +171,7 @@ impl AppError {
                 ext,
             ),
             Self::CannotOpen { key_destroyed } => {
+                ext.insert("error".into(), json!("OpenFailed"));
                 ext.insert("key_destroyed".into(), json!(key_destroyed));
                 let detail = if *key_destroyed {
                     "the envelope could not be opened; too many failed opens destroyed the key"
@@ -164,6 +207,24 @@ impl AppError {
                 detail.clone(),
                 report.clone(),
             ),
+            Self::Protocol(e) => {
+                let (status, slug, title) = protocol_problem(e);
+                let detail = match status {
+                    // Coarse on purpose: which part failed is not said (§11).
+                    StatusCode::UNPROCESSABLE_ENTITY => {
+                        ext.insert("error".into(), json!("OpenFailed"));
+                        "the envelope could not be opened with this key and context".to_owned()
+                    }
+                    StatusCode::INTERNAL_SERVER_ERROR => {
+                        "the service failed to handle the request".to_owned()
+                    }
+                    _ => {
+                        ext.insert("error".into(), json!(e.name()));
+                        e.to_string()
+                    }
+                };
+                (status, slug, title, detail, ext)
+            }
             Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -231,7 +292,7 @@ impl From<CustodyError> for AppError {
                 "another open or delete of this key is in progress; retry".into(),
             ),
             CustodyError::OpenFailed { key_destroyed } => Self::CannotOpen { key_destroyed },
-            CustodyError::WrongKey => Self::BadRequest("the envelope is for another key id than the one in the path".into()),
+            CustodyError::WrongKey => Self::Protocol(ok2cry_client::Error::KeyIdMismatch),
             _ => Self::Internal,
         }
     }
@@ -239,6 +300,147 @@ impl From<CustodyError> for AppError {
 
 impl From<ok2cry_client::Error> for AppError {
     fn from(e: ok2cry_client::Error) -> Self {
-        Self::BadRequest(e.to_string())
+        Self::Protocol(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ok2cry_client::Error as E;
+
+    async fn body(e: AppError) -> (StatusCode, Value) {
+        let response = e.into_response();
+        let status = response.status();
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            PROBLEM_JSON
+        );
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// The table of docs/PROTOCOL.md §11.2, row by row.
+    #[tokio::test]
+    async fn every_protocol_error_maps_as_the_table_says() {
+        let rows: [(E, u16, &str, Option<&str>); 19] = [
+            (E::Malformed("x"), 400, "malformed", Some("Malformed")),
+            (E::InvalidKeyId, 400, "invalid-key-id", Some("InvalidKeyId")),
+            (
+                E::ContextTooLong,
+                400,
+                "context-too-long",
+                Some("ContextTooLong"),
+            ),
+            (
+                E::PlaintextSize,
+                400,
+                "plaintext-size",
+                Some("PlaintextSize"),
+            ),
+            (
+                E::UnsupportedVersion,
+                400,
+                "unsupported-version",
+                Some("UnsupportedVersion"),
+            ),
+            (
+                E::UnsupportedSuite,
+                400,
+                "unsupported-suite",
+                Some("UnsupportedSuite"),
+            ),
+            (
+                E::InvalidPublicKey,
+                400,
+                "invalid-public-key",
+                Some("InvalidPublicKey"),
+            ),
+            (
+                E::InvalidPrivateKey,
+                400,
+                "invalid-private-key",
+                Some("InvalidPrivateKey"),
+            ),
+            (
+                E::UnsupportedAlgorithm,
+                400,
+                "unsupported-algorithm",
+                Some("UnsupportedAlgorithm"),
+            ),
+            (
+                E::WrongTokenType,
+                400,
+                "wrong-token-type",
+                Some("WrongTokenType"),
+            ),
+            (
+                E::UnknownSigningKey,
+                400,
+                "unknown-signing-key",
+                Some("UnknownSigningKey"),
+            ),
+            (E::BadSignature, 400, "bad-signature", Some("BadSignature")),
+            (E::Expired, 400, "expired", Some("Expired")),
+            (E::NotYetValid, 400, "not-yet-valid", Some("NotYetValid")),
+            (
+                E::KeyIdMismatch,
+                400,
+                "key-id-mismatch",
+                Some("KeyIdMismatch"),
+            ),
+            (E::SealFailed, 400, "seal-failed", Some("SealFailed")),
+            // Coarse: a context mismatch is answered exactly as a failed decryption.
+            (E::ContextMismatch, 422, "cannot-open", Some("OpenFailed")),
+            (E::OpenFailed, 422, "cannot-open", Some("OpenFailed")),
+            (E::Crypto, 500, "internal", None),
+        ];
+        for (e, status, slug, name) in rows {
+            let (got, doc) = body(AppError::Protocol(e.clone())).await;
+            assert_eq!(got.as_u16(), status, "{e:?}");
+            assert_eq!(doc["status"], status, "{e:?}");
+            assert_eq!(
+                doc["type"],
+                format!("https://ok2cry.dev/problems/{slug}"),
+                "{e:?}"
+            );
+            assert_eq!(doc["error"].as_str(), name, "{e:?}");
+        }
+        // ContextMismatch and OpenFailed are the same document, word for word.
+        assert_eq!(
+            body(AppError::Protocol(E::ContextMismatch)).await,
+            body(AppError::Protocol(E::OpenFailed)).await
+        );
+    }
+
+    #[tokio::test]
+    async fn custody_refusals_of_an_open() {
+        let (status, doc) = body(CustodyError::WrongKey.into()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(doc["type"], "https://ok2cry.dev/problems/key-id-mismatch");
+        assert_eq!(doc["error"], "KeyIdMismatch");
+        for destroyed in [false, true] {
+            let (status, doc) = body(
+                CustodyError::OpenFailed {
+                    key_destroyed: destroyed,
+                }
+                .into(),
+            )
+            .await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(doc["type"], "https://ok2cry.dev/problems/cannot-open");
+            assert_eq!(doc["error"], "OpenFailed");
+            assert_eq!(doc["key_destroyed"], destroyed);
+        }
+        let (status, doc) = body(CustodyError::NotFound.into()).await;
+        assert_eq!(
+            (status, doc["type"].as_str()),
+            (
+                StatusCode::NOT_FOUND,
+                Some("https://ok2cry.dev/problems/not-found")
+            )
+        );
     }
 }

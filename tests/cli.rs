@@ -234,3 +234,61 @@ fn attest_verify_a_real_nitro_document_at_its_own_time() {
         .success()
     );
 }
+
+/// The CLI reads envelopes, JWKs and JWK sets by docs/PROTOCOL.md §10: surrounding SP/HT/CR/LF
+/// is removed, nothing else; padding, duplicate members and an over-lenient JWK are refused,
+/// and a refused envelope leaves the key file in place.
+#[test]
+fn the_cli_reads_by_the_protocol_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("me.jwk");
+    let key_path = key.to_str().unwrap();
+    let out = ok2cry(&["keygen", "--out", key_path], b"");
+    assert!(out.status.success());
+    let public = String::from_utf8(out.stdout).unwrap();
+    let pub_path = dir.path().join("me.pub.jwk");
+    std::fs::write(&pub_path, &public).unwrap();
+    let sealed = ok2cry(
+        &["seal", "--jwk", pub_path.to_str().unwrap(), "--compact"],
+        b"1234",
+    );
+    assert!(sealed.status.success());
+    let compact = String::from_utf8(sealed.stdout).unwrap().trim().to_owned();
+    let open = |stdin: &str| ok2cry(&["open", "--key-file", key_path], stdin.as_bytes());
+    let refused = |stdin: &str, why: &str| {
+        let out = open(stdin);
+        assert!(!out.status.success(), "{why}: accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("envelope"), "{why}: {stderr}");
+        assert!(
+            key.exists(),
+            "{why}: the key file must survive a refused envelope"
+        );
+    };
+    refused(&format!("{compact}\u{a0}"), "a trailing no-break space");
+    refused(&format!("\u{c}{compact}"), "a leading form feed");
+    let (head, sealed_part) = compact.rsplit_once('.').unwrap();
+    let padding = "=".repeat((4 - sealed_part.len() % 4) % 4);
+    assert!(!padding.is_empty());
+    refused(&format!("{head}.{sealed_part}{padding}"), "correct padding");
+    let key_id = head.split('.').nth(1).unwrap();
+    refused(
+        &format!(r#"{{"version":1,"key_id":"x","key_id":"{key_id}","sealed":"{sealed_part}"}}"#),
+        "a duplicate member",
+    );
+    refused(&format!("v2.{key_id}.{sealed_part}.a.b"), "version 2");
+    // A JWK with a member the protocol does not allow is refused when sealing.
+    let mut jwk: serde_json::Value = serde_json::from_str(&public).unwrap();
+    jwk["n"] = serde_json::json!("AQAB");
+    std::fs::write(&pub_path, jwk.to_string()).unwrap();
+    let out = ok2cry(&["seal", "--jwk", pub_path.to_str().unwrap()], b"1");
+    assert!(!out.status.success());
+    // Surrounded by CR, LF, HT and SP, the same envelope opens.
+    let out = open(&format!("\r\n\t {compact} \t\r\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"1234");
+}

@@ -6,11 +6,16 @@
 //!
 //! `sealed` is `enc (65 bytes) || ciphertext`; see [`crate::suite`]. An envelope holds only
 //! ciphertext, so it may be logged, copied and forwarded freely.
+//!
+//! Reading follows docs/PROTOCOL.md §10.3 step by step: the version first (so a later
+//! version is refused as [`Error::UnsupportedVersion`] whatever its shape), then the shape,
+//! the key id, the sealed bytes and the context, each with the error the table names.
 
+use crate::json::{self, Json, Members};
 use crate::provider::{self, CryptoProvider};
-use crate::suite::{self, ENC_LEN, MAX_SEALED_LEN, TAG_LEN, VERSION};
-use crate::{Error, KeyId, PublicKey, VerifiedKey, b64};
-use serde::{Deserialize, Serialize};
+use crate::suite::{self, ENC_LEN, MAX_CONTEXT_LEN, MAX_SEALED_LEN, TAG_LEN, VERSION};
+use crate::{Error, KeyId, PublicKey, VerifiedKey, b64, wire};
+use serde::Serialize;
 
 /// A sealed message for one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,14 +25,46 @@ pub struct Envelope {
     context: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The JSON form, for writing (reading is by hand, step by step).
+#[derive(Serialize)]
 struct EnvelopeJson {
     version: u8,
     key_id: String,
     sealed: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     context: Option<String>,
+}
+
+/// The members of the JSON form.
+const MEMBERS: [&str; 4] = ["version", "key_id", "sealed", "context"];
+
+/// Step 2 of the compact form: `v1` goes on; `v` followed by another integer written as §10.1
+/// allows is a version this receiver does not implement; anything else is malformed.
+fn compact_version(part: &str) -> Result<(), Error> {
+    if part == "v1" {
+        return Ok(());
+    }
+    let digits = part.strip_prefix('v').unwrap_or_default();
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    match digits.parse::<u64>() {
+        Ok(n) if canonical && n <= json::MAX_INTEGER => Err(Error::UnsupportedVersion),
+        _ => Err(Error::Malformed(
+            "compact envelope: expected v1.<key_id>.<sealed>[.<context>]",
+        )),
+    }
+}
+
+/// The context part of the compact form: strict base64url, at most 256 bytes (checked before
+/// UTF-8), UTF-8. An empty part is the same as none.
+fn compact_context(part: &str) -> Result<Option<String>, Error> {
+    let bytes = b64::decode(part).ok_or(Error::Malformed("context: not base64url"))?;
+    if bytes.len() > MAX_CONTEXT_LEN {
+        return Err(Error::ContextTooLong);
+    }
+    let text = String::from_utf8(bytes).map_err(|_| Error::Malformed("context: not UTF-8"))?;
+    Ok(Some(text).filter(|c| !c.is_empty()))
 }
 
 impl Envelope {
@@ -93,12 +130,7 @@ impl Envelope {
         sealed: Vec<u8>,
         context: Option<String>,
     ) -> Result<Self, Error> {
-        if sealed.len() < ENC_LEN + TAG_LEN + 1 || sealed.len() > MAX_SEALED_LEN {
-            return Err(Error::Malformed("sealed: wrong length"));
-        }
-        if sealed[0] != 0x04 {
-            return Err(Error::Malformed("sealed: enc is not an uncompressed point"));
-        }
+        check_sealed(&sealed)?;
         let context = context.filter(|c| !c.is_empty());
         if let Some(c) = &context {
             suite::check_context(c)?;
@@ -152,28 +184,50 @@ impl Envelope {
         .unwrap_or_default()
     }
 
-    /// Parses the JSON form.
+    /// Parses the JSON form (docs/PROTOCOL.md §10.3, JSON steps 1 to 6).
     pub fn from_json(json: &str) -> Result<Self, Error> {
-        let parsed: EnvelopeJson =
-            serde_json::from_str(json).map_err(|_| Error::Malformed("envelope JSON"))?;
-        Self::from_json_parts(parsed)
+        // 1: strict JSON, an object.
+        let tree = json::parse(json.as_bytes())
+            .ok_or(Error::Malformed("envelope JSON: not strict JSON"))?;
+        Self::from_json_tree(&tree)
     }
 
-    /// Parses the JSON form from a value.
+    /// Parses the JSON form from a value already read by `serde_json`.
+    ///
+    /// A `serde_json::Value` has already dropped duplicate members (it keeps the last), which
+    /// §10.1 refuses: when the JSON text is at hand, use [`Envelope::from_json`] on the text.
     pub fn from_json_value(value: serde_json::Value) -> Result<Self, Error> {
-        let parsed: EnvelopeJson =
-            serde_json::from_value(value).map_err(|_| Error::Malformed("envelope JSON"))?;
-        Self::from_json_parts(parsed)
+        Self::from_json(&value.to_string())
     }
 
-    fn from_json_parts(parsed: EnvelopeJson) -> Result<Self, Error> {
-        if parsed.version != VERSION {
-            return Err(Error::UnsupportedVersion);
+    fn from_json_tree(tree: &Json) -> Result<Self, Error> {
+        const BAD: Error = Error::Malformed("envelope JSON: members or their types");
+        let m = Members::of(tree).ok_or(Error::Malformed("envelope JSON: not an object"))?;
+        // 2: the version, before anything else about the shape.
+        match m.get("version") {
+            Some(Json::Integer(1)) => {}
+            Some(v) if v.as_integer(json::MAX_INTEGER).is_some() => {
+                return Err(Error::UnsupportedVersion);
+            }
+            _ => {
+                return Err(Error::Malformed(
+                    "envelope JSON: version must be an integer",
+                ));
+            }
         }
-        let key_id = KeyId::new(parsed.key_id)?;
-        let sealed =
-            b64::decode(&parsed.sealed).ok_or(Error::Malformed("sealed: not base64url"))?;
-        Self::from_parts(key_id, sealed, parsed.context)
+        // 3: the other members and their types (`null` is never allowed).
+        if !m.only(&MEMBERS) {
+            return Err(BAD);
+        }
+        let key_id = m.string("key_id").ok_or(BAD)?;
+        let sealed = m.string("sealed").ok_or(BAD)?;
+        let context = m.optional_string("context").map_err(|()| BAD)?;
+        // 4: the key id.
+        let key_id = KeyId::new(key_id)?;
+        // 5: the sealed bytes.
+        let sealed = b64::decode(sealed).ok_or(Error::Malformed("sealed: not base64url"))?;
+        // 6: the context (already Unicode; its UTF-8 length is checked by from_parts).
+        Self::from_parts(key_id, sealed, context.map(str::to_owned))
     }
 
     /// The compact form: `v1.<key_id>.<sealed>[.<context>]`, all base64url but the key id.
@@ -186,33 +240,54 @@ impl Envelope {
         out
     }
 
-    /// Parses the compact form.
+    /// Parses the compact form (docs/PROTOCOL.md §10.3, compact steps 1 to 6).
     pub fn from_compact(text: &str) -> Result<Self, Error> {
-        let mut parts = text.trim().split('.');
-        let version = parts.next().ok_or(Error::Malformed("compact envelope"))?;
-        if version != "v1" {
-            return Err(if version.starts_with('v') {
-                Error::UnsupportedVersion
-            } else {
-                Error::Malformed("compact envelope: expected v1.<key_id>.<sealed>[.<context>]")
-            });
-        }
-        let (Some(key_id), Some(sealed), context, None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Error::Malformed(
-                "compact envelope: expected v1.<key_id>.<sealed>[.<context>]",
-            ));
+        // 1: surrounding whitespace (SP, HT, LF, CR only), then the parts.
+        let parts: Vec<&str> = wire::trim(text).split('.').collect();
+        // 2: the version, before the number of parts.
+        compact_version(parts.first().copied().unwrap_or_default())?;
+        // 3: three or four parts.
+        let (key_id, sealed, context) = match parts[..] {
+            [_, key_id, sealed] => (key_id, sealed, None),
+            [_, key_id, sealed, context] => (key_id, sealed, Some(context)),
+            _ => {
+                return Err(Error::Malformed(
+                    "compact envelope: expected v1.<key_id>.<sealed>[.<context>]",
+                ));
+            }
         };
+        // 4: the key id.
         let key_id = KeyId::new(key_id)?;
+        // 5: the sealed bytes (length and point form are checked by from_parts, before 6).
         let sealed = b64::decode(sealed).ok_or(Error::Malformed("sealed: not base64url"))?;
+        check_sealed(&sealed)?;
+        // 6: the context.
         let context = match context {
             None => None,
-            Some(c) => {
-                let bytes = b64::decode(c).ok_or(Error::Malformed("context: not base64url"))?;
-                Some(String::from_utf8(bytes).map_err(|_| Error::Malformed("context: not UTF-8"))?)
-            }
+            Some(c) => compact_context(c)?,
         };
         Self::from_parts(key_id, sealed, context)
     }
+
+    /// Parses either form: after the surrounding whitespace, text that starts with `{` is the
+    /// JSON form, anything else the compact form.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let text = wire::trim(text);
+        if text.starts_with('{') {
+            Self::from_json(text)
+        } else {
+            Self::from_compact(text)
+        }
+    }
+}
+
+/// Step 5: 82 to 65 617 bytes, starting with 0x04.
+fn check_sealed(sealed: &[u8]) -> Result<(), Error> {
+    if sealed.len() < ENC_LEN + TAG_LEN + 1 || sealed.len() > MAX_SEALED_LEN {
+        return Err(Error::Malformed("sealed: wrong length"));
+    }
+    if sealed[0] != 0x04 {
+        return Err(Error::Malformed("sealed: enc is not an uncompressed point"));
+    }
+    Ok(())
 }

@@ -39,7 +39,8 @@ pub enum Error {
     /// The token's `typ` is not `ok2cry-key+jwt`.
     #[error("wrong token type")]
     WrongTokenType,
-    /// The token's `kid` is not in the JWK set given.
+    /// The token's `kid` names no usable key of the JWK set given (absent, carried by more than
+    /// one entry, or that entry is not an ES256 P-256 public signing key).
     #[error("unknown signing key")]
     UnknownSigningKey,
     /// The token signature does not verify.
@@ -66,4 +67,33 @@ pub enum Error {
     /// The cryptographic library failed (random source, internal error). Says nothing more.
     #[error("cryptographic operation failed")]
     Crypto,
+}
+
+impl Error {
+    /// The error's name in docs/PROTOCOL.md §11 and in the vector file (`Malformed`,
+    /// `OpenFailed`, …): the same in every implementation, so it can travel in a problem
+    /// document or a log line. [`Error::Crypto`] has no protocol name; it is `Internal`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Error::Malformed(_) => "Malformed",
+            Error::InvalidKeyId => "InvalidKeyId",
+            Error::ContextTooLong => "ContextTooLong",
+            Error::PlaintextSize => "PlaintextSize",
+            Error::UnsupportedVersion => "UnsupportedVersion",
+            Error::UnsupportedSuite => "UnsupportedSuite",
+            Error::InvalidPublicKey => "InvalidPublicKey",
+            Error::InvalidPrivateKey => "InvalidPrivateKey",
+            Error::UnsupportedAlgorithm => "UnsupportedAlgorithm",
+            Error::WrongTokenType => "WrongTokenType",
+            Error::UnknownSigningKey => "UnknownSigningKey",
+            Error::BadSignature => "BadSignature",
+            Error::Expired => "Expired",
+            Error::NotYetValid => "NotYetValid",
+            Error::KeyIdMismatch => "KeyIdMismatch",
+            Error::ContextMismatch => "ContextMismatch",
+            Error::OpenFailed => "OpenFailed",
+            Error::SealFailed => "SealFailed",
+            Error::Crypto => "Internal",
+        }
+    }
 }

@@ -1,15 +1,24 @@
 //! Public keys as RFC 7517 JWKs (kty "EC", crv "P-256"), JWK sets, and RFC 7638 thumbprints.
 //!
-//! Parsing is strict where it matters for safety: only EC P-256 public keys, coordinates of
-//! exactly 32 bytes in unpadded base64url, the point on the curve, and no private part (`d`).
-//! Members other libraries add (WebCrypto's `ext`, `key_ops`) are tolerated.
+//! Two readings, as docs/PROTOCOL.md §7 defines them:
+//!
+//! - a **JWK** (the `jwk` claim of a key token, an end user's public key): its members are
+//!   exactly `kty`, `crv`, `x`, `y` (strings, required) and optionally `kid`, `use`, `alg`
+//!   (strings), `ext` (boolean), `key_ops` (array of strings) and `d` (any value); anything
+//!   else is [`Error::Malformed`]. Whether it is a P-256 public key is checked when it is used
+//!   ([`PublicJwk::to_public_key`]): `kty` EC, `crv` P-256, no `d`, `x` and `y` strict
+//!   base64url of 32 bytes each, the point on the curve, else [`Error::InvalidPublicKey`].
+//! - a **JWK set** (the service's signing keys): an object whose `keys` is an array of objects;
+//!   other members are ignored (RFC 7517 §5), and so are entries that are not ES256 P-256 public
+//!   signing keys. A `kid` carried by more than one entry names no key ([`Jwks::verifying_key`]).
 
+use crate::json::{self, Json, Members};
 use crate::{Error, PublicKey, b64};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
 /// An EC P-256 public JWK.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PublicJwk {
     /// Key type: must be "EC".
     pub kty: String,
@@ -28,10 +37,16 @@ pub struct PublicJwk {
     /// Algorithm ("ES256" for service signing keys).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alg: Option<String>,
-    /// A private part. Present only to be refused.
-    #[serde(default, skip_serializing)]
-    d: Option<serde_json::Value>,
+    /// Whether a private part (`d`, of any value, `null` included) was present. Present only
+    /// to be refused.
+    #[serde(skip)]
+    private_part: bool,
 }
+
+/// The members a JWK may have (§7): the four required, then the tolerated ones.
+const JWK_MEMBERS: [&str; 10] = [
+    "kty", "crv", "x", "y", "kid", "use", "alg", "ext", "key_ops", "d",
+];
 
 impl PublicJwk {
     /// A JWK from coordinates already encoded.
@@ -44,7 +59,7 @@ impl PublicJwk {
             kid: None,
             use_: None,
             alg: None,
-            d: None,
+            private_part: false,
         }
     }
 
@@ -61,9 +76,71 @@ impl PublicJwk {
         self
     }
 
-    /// Validates the JWK and returns the point.
+    /// Reads a JWK from JSON text (strict JSON, §10.1; members as in the module docs).
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        let tree = json::parse(text.as_bytes()).ok_or(Error::Malformed("JWK: not strict JSON"))?;
+        Self::from_tree(&tree)
+    }
+
+    /// Reads a JWK from a strict JSON tree: the member set and types, not the values.
+    pub(crate) fn from_tree(tree: &Json) -> Result<Self, Error> {
+        const BAD: Error = Error::Malformed("JWK: members or their types");
+        let m = Members::of(tree).ok_or(BAD)?;
+        if !m.only(&JWK_MEMBERS) {
+            return Err(BAD);
+        }
+        let required = |name| m.string(name).map(str::to_owned).ok_or(BAD);
+        let optional = |name| {
+            m.optional_string(name)
+                .map(|s| s.map(str::to_owned))
+                .map_err(|()| BAD)
+        };
+        let ext_ok = matches!(m.get("ext"), None | Some(Json::Bool(_)));
+        let key_ops_ok = match m.get("key_ops") {
+            None => true,
+            Some(Json::Array(ops)) => ops.iter().all(|op| op.as_str().is_some()),
+            Some(_) => false,
+        };
+        if !ext_ok || !key_ops_ok {
+            return Err(BAD);
+        }
+        Ok(Self {
+            kty: required("kty")?,
+            crv: required("crv")?,
+            x: required("x")?,
+            y: required("y")?,
+            kid: optional("kid")?,
+            use_: optional("use")?,
+            alg: optional("alg")?,
+            private_part: m.get("d").is_some(),
+        })
+    }
+
+    /// A JWK set entry, read leniently (RFC 7517 §5: entries a verifier cannot use are
+    /// ignored, not refused). Members of the wrong type become values no check accepts, so the
+    /// entry is kept (its `kid` still counts for duplicates) but is never usable.
+    fn from_set_entry(m: &Members<'_>) -> Self {
+        let text = |name| m.string(name).unwrap_or_default().to_owned();
+        // Absent stays absent; present but not a string becomes "" (never "ES256" or "sig").
+        let optional = |name| {
+            m.get(name)
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+        };
+        Self {
+            kty: text("kty"),
+            crv: text("crv"),
+            x: text("x"),
+            y: text("y"),
+            kid: m.string("kid").map(str::to_owned),
+            use_: optional("use"),
+            alg: optional("alg"),
+            private_part: m.get("d").is_some(),
+        }
+    }
+
+    /// Validates the JWK as a P-256 public key and returns the point (§7, §10.2 step 14).
     pub fn to_public_key(&self) -> Result<PublicKey, Error> {
-        if self.kty != "EC" || self.crv != "P-256" || self.d.is_some() {
+        if self.kty != "EC" || self.crv != "P-256" || self.private_part {
             return Err(Error::InvalidPublicKey);
         }
         let x = b64::decode(&self.x).ok_or(Error::InvalidPublicKey)?;
@@ -93,32 +170,91 @@ impl PublicJwk {
     }
 }
 
+impl<'de> Deserialize<'de> for PublicJwk {
+    /// As strict as [`PublicJwk::from_json`].
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let tree = json::deserialize(d)?;
+        Self::from_tree(&tree).map_err(serde::de::Error::custom)
+    }
+}
+
 fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
 /// A JWK set (RFC 7517 §5), as published at `/.well-known/jwks.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Jwks {
-    /// The keys.
+    /// The keys, in the order of the set; entries that cannot verify a token are kept (they
+    /// are ignored by [`Jwks::verifying_key`], but their `kid` counts for duplicates).
     pub keys: Vec<PublicJwk>,
 }
 
 impl Jwks {
-    /// Parses a JWK set from JSON.
+    /// Parses a JWK set from JSON text (strict JSON, §10.1): an object with `keys`, an array of
+    /// objects. Other members and unusable entries are ignored; anything else is
+    /// [`Error::Malformed`].
     pub fn from_json(json: &str) -> Result<Self, Error> {
-        serde_json::from_str(json).map_err(|_| Error::Malformed("JWK set"))
+        let tree =
+            json::parse(json.as_bytes()).ok_or(Error::Malformed("JWK set: not strict JSON"))?;
+        Self::from_tree(&tree)
     }
 
-    /// The key with `kid`, if any.
+    fn from_tree(tree: &Json) -> Result<Self, Error> {
+        const BAD: Error = Error::Malformed("JWK set: expected {\"keys\": [objects]}");
+        let set = Members::of(tree).ok_or(BAD)?;
+        let Some(Json::Array(entries)) = set.get("keys") else {
+            return Err(BAD);
+        };
+        let keys = entries
+            .iter()
+            .map(|entry| Members::of(entry).map(|m| PublicJwk::from_set_entry(&m)))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(BAD)?;
+        Ok(Self { keys })
+    }
+
+    /// The entry with `kid`, if exactly one entry carries it.
     pub fn find(&self, kid: &str) -> Option<&PublicJwk> {
-        self.keys.iter().find(|k| k.kid.as_deref() == Some(kid))
+        let mut matching = self.keys.iter().filter(|k| k.kid.as_deref() == Some(kid));
+        match (matching.next(), matching.next()) {
+            (Some(one), None) => Some(one),
+            _ => None,
+        }
+    }
+
+    /// The key that verifies tokens signed under `kid` (§7.3, §10.2 step 6): exactly one entry
+    /// carries `kid`, and it is an EC P-256 public key (no `d`, a valid point) whose `alg`, if
+    /// present, is `ES256` and whose `use`, if present, is `sig`. Otherwise
+    /// [`Error::UnknownSigningKey`], whatever is wrong with the entry.
+    pub fn verifying_key(&self, kid: &str) -> Result<PublicKey, Error> {
+        let jwk = self.find(kid).ok_or(Error::UnknownSigningKey)?;
+        if jwk
+            .alg
+            .as_deref()
+            .is_some_and(|a| a != crate::key_token::ALG)
+            || jwk.use_.as_deref().is_some_and(|u| u != "sig")
+        {
+            return Err(Error::UnknownSigningKey);
+        }
+        jwk.to_public_key().map_err(|_| Error::UnknownSigningKey)
+    }
+}
+
+impl<'de> Deserialize<'de> for Jwks {
+    /// As strict as [`Jwks::from_json`].
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let tree = json::deserialize(d)?;
+        Self::from_tree(&tree).map_err(serde::de::Error::custom)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const X: &str = "q8fkmkxrNWbXfQMErdxu0OmFEv_M9QXmqOPrJcaFE28";
+    const Y: &str = "hTFIVEh23nbA8u-ZzcOgXM9d7Xhgx8AhI4-eIHPSNWw";
 
     // RFC 7638 gives an RSA example only. The key here is pkRm of the first RFC 9180
     // DHKEM(P-256) base-mode vector; the expected thumbprint was computed independently
@@ -139,13 +275,10 @@ mod tests {
 
     #[test]
     fn refuses_private_wrong_curve_and_bad_coordinates() {
-        let good = PublicJwk::ec_p256(
-            "q8fkmkxrNWbXfQMErdxu0OmFEv_M9QXmqOPrJcaFE28".into(),
-            "hTFIVEh23nbA8u-ZzcOgXM9d7Xhgx8AhI4-eIHPSNWw".into(),
-        );
+        let good = PublicJwk::ec_p256(X.into(), Y.into());
         assert!(good.to_public_key().is_ok());
         let mut with_d = good.clone();
-        with_d.d = Some(serde_json::json!("AAAA"));
+        with_d.private_part = true;
         assert_eq!(with_d.to_public_key(), Err(Error::InvalidPublicKey));
         let mut p384 = good.clone();
         p384.crv = "P-384".into();
@@ -156,8 +289,115 @@ mod tests {
         let mut short = good.clone();
         short.x = "q8fkmkxrNWbXfQMErdxu0OmFEv_M9QXmqOPrJcaFE2".into();
         assert_eq!(short.to_public_key(), Err(Error::InvalidPublicKey));
-        let mut padded = good;
+        let mut padded = good.clone();
         padded.x.push('=');
         assert_eq!(padded.to_public_key(), Err(Error::InvalidPublicKey));
+        // The last character of a 32-byte coordinate carries 2 unused bits: they must be 0.
+        let mut trailing = good;
+        trailing.x = format!("{}9", &X[..X.len() - 1]);
+        assert_eq!(trailing.to_public_key(), Err(Error::InvalidPublicKey));
+    }
+
+    #[test]
+    fn member_set_and_types() {
+        let with = |extra: &str| {
+            PublicJwk::from_json(&format!(
+                r#"{{"kty":"EC","crv":"P-256","x":"{X}","y":"{Y}"{extra}}}"#
+            ))
+        };
+        // Tolerated members.
+        let webcrypto =
+            with(r#","ext":true,"key_ops":["deriveBits"],"use":"enc","alg":"ECDH-ES","kid":"k""#)
+                .unwrap();
+        assert!(webcrypto.to_public_key().is_ok());
+        // d of any value (null included) is a private key.
+        for d in [r#","d":null"#, r#","d":"AAAA""#, r#","d":{}"#] {
+            assert_eq!(
+                with(d).unwrap().to_public_key(),
+                Err(Error::InvalidPublicKey),
+                "{d}"
+            );
+        }
+        // Anything else, a wrong type or null is malformed.
+        for bad in [
+            r#","foo":1"#,
+            r#","ext":"true""#,
+            r#","key_ops":"deriveBits""#,
+            r#","key_ops":[1]"#,
+            r#","kid":null"#,
+            r#","use":5"#,
+            r#","x":"again""#,
+        ] {
+            assert!(matches!(with(bad), Err(Error::Malformed(_))), "{bad}");
+        }
+        assert!(matches!(
+            PublicJwk::from_json(r#"{"kty":"EC","crv":"P-256","x":"a"}"#),
+            Err(Error::Malformed(_))
+        ));
+        // serde reading is as strict.
+        assert!(
+            serde_json::from_str::<PublicJwk>(
+                r#"{"kty":"EC","crv":"P-256","x":"a","y":"b","n":"c"}"#
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn jwk_sets_ignore_unusable_entries_and_ambiguous_kids() {
+        let entry = |kid: &str, extra: &str| {
+            format!(r#"{{"kty":"EC","crv":"P-256","x":"{X}","y":"{Y}","kid":"{kid}"{extra}}}"#)
+        };
+        let set = |entries: &[String]| {
+            Jwks::from_json(&format!(r#"{{"keys":[{}]}}"#, entries.join(","))).unwrap()
+        };
+        assert!(set(&[entry("a", "")]).verifying_key("a").is_ok());
+        assert!(
+            set(&[entry("a", r#","alg":"ES256","use":"sig","x5c":[]"#)])
+                .verifying_key("a")
+                .is_ok()
+        );
+        for extra in [
+            r#","alg":"ES384""#,
+            r#","use":"enc""#,
+            r#","alg":7"#,
+            r#","d":null"#,
+        ] {
+            assert_eq!(
+                set(&[entry("a", extra)]).verifying_key("a"),
+                Err(Error::UnknownSigningKey),
+                "{extra}"
+            );
+        }
+        // A kid on two entries (even an unusable one) names no key.
+        assert_eq!(
+            set(&[entry("a", ""), entry("a", "")]).verifying_key("a"),
+            Err(Error::UnknownSigningKey)
+        );
+        let rsa = r#"{"kty":"RSA","n":"AQAB","e":"AQAB","kid":"a"}"#.to_owned();
+        assert_eq!(
+            set(&[rsa.clone(), entry("a", "")]).verifying_key("a"),
+            Err(Error::UnknownSigningKey)
+        );
+        // Entries of other kinds do not disturb the others.
+        let other = r#"{"kty":"RSA","n":"AQAB","e":"AQAB","kid":"b"}"#.to_owned();
+        assert!(set(&[other, entry("a", "")]).verifying_key("a").is_ok());
+        // Other top-level members are ignored; the shape is not optional.
+        assert!(Jwks::from_json(&format!(r#"{{"keys":[{}],"extra":1}}"#, entry("a", ""))).is_ok());
+        for bad in [
+            r#"{"keys":1}"#,
+            r#"{"keys":[1]}"#,
+            r#"{}"#,
+            r#"[]"#,
+            r#"{"keys":[],"keys":[]}"#,
+        ] {
+            assert!(
+                matches!(Jwks::from_json(bad), Err(Error::Malformed(_))),
+                "{bad}"
+            );
+        }
+        assert!(
+            Jwks::from_json(&format!(r#"{{"keys":[{}]}}"#, entry("a", r#","x":"dup""#))).is_err()
+        );
     }
 }

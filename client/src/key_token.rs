@@ -7,12 +7,15 @@
 //! ```
 //!
 //! A parsed [`KeyToken`] is untrusted; only [`KeyToken::verify`] yields a [`VerifiedKey`], the
-//! one type that can be sealed to. Checks happen in the order given in docs/PROTOCOL.md §6.
+//! one type that can be sealed to. [`KeyToken::parse`] does steps 1 to 3 of docs/PROTOCOL.md
+//! §10.2 (text, header, claims: their shape only) and [`KeyToken::verify_with`] steps 4 to 14,
+//! in that order, each with the error the table names.
 
+use crate::json::{self, Json, Members};
 use crate::provider::{self, CryptoProvider, Es256Signer};
 use crate::suite::{self, SUITE_NAME, VERSION};
-use crate::{Error, Jwks, KeyId, PrivateKey, PublicJwk, PublicKey, b64};
-use serde::{Deserialize, Serialize};
+use crate::{Error, Jwks, KeyId, PrivateKey, PublicJwk, PublicKey, b64, wire};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The JWS `typ` of a key token.
 pub const TOKEN_TYPE: &str = "ok2cry-key+jwt";
@@ -20,25 +23,46 @@ pub const TOKEN_TYPE: &str = "ok2cry-key+jwt";
 pub const ALG: &str = "ES256";
 /// How far in the future `iat` may lie (clock skew between parties), in seconds.
 pub const MAX_CLOCK_SKEW_SECS: u64 = 60;
-/// The longest token accepted, in bytes.
+/// The longest token accepted, in bytes (after the surrounding whitespace is removed).
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+/// The longest `iss`, in bytes.
+pub const MAX_ISSUER_LEN: usize = 256;
+/// The largest `iat` or `exp`: 2^53 − 1 (docs/PROTOCOL.md §10.1).
+pub const MAX_TIME: u64 = json::MAX_INTEGER;
+/// The largest `max_opens`: 2^32 − 1.
+pub const MAX_OPENS: u64 = u32::MAX as u64;
 
-/// The JWS protected header of a key token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The JWS protected header of a key token: exactly these three members, all strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 struct Header {
     alg: String,
-    #[serde(default)]
-    typ: Option<String>,
-    #[serde(default)]
-    kid: Option<String>,
+    typ: String,
+    kid: String,
+}
+
+impl Header {
+    fn from_json(bytes: &[u8]) -> Result<Self, Error> {
+        const BAD: Error =
+            Error::Malformed("key token header: expected exactly alg, typ and kid, as strings");
+        let tree =
+            json::parse(bytes).ok_or(Error::Malformed("key token header: not strict JSON"))?;
+        let m = Members::of(&tree).ok_or(BAD)?;
+        if !m.only(&["alg", "typ", "kid"]) {
+            return Err(BAD);
+        }
+        let text = |name| m.string(name).map(str::to_owned).ok_or(BAD);
+        Ok(Self {
+            alg: text("alg")?,
+            typ: text("typ")?,
+            kid: text("kid")?,
+        })
+    }
 }
 
 /// The claims of a key token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyTokenClaims {
-    /// The issuing service (its base URL or configured issuer name).
+    /// The issuing service (its base URL or configured issuer name), 1 to 256 bytes.
     pub iss: String,
     /// The key id.
     pub key_id: KeyId,
@@ -53,10 +77,79 @@ pub struct KeyTokenClaims {
     /// The suite name: "STRONG".
     pub suite: String,
     /// The protocol version: 1.
-    pub v: u8,
+    pub v: u64,
     /// The context bound into `info` when sealing to this key, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+}
+
+/// The claims a token may carry; `context` is the only optional one.
+const CLAIMS: [&str; 9] = [
+    "iss",
+    "key_id",
+    "jwk",
+    "iat",
+    "exp",
+    "max_opens",
+    "suite",
+    "v",
+    "context",
+];
+
+impl KeyTokenClaims {
+    /// Step 3 of §10.2: the claims' shape (members, types, ranges), then the key id (§2).
+    fn from_json(bytes: &[u8]) -> Result<Self, Error> {
+        let tree =
+            json::parse(bytes).ok_or(Error::Malformed("key token claims: not strict JSON"))?;
+        Self::from_tree(&tree)
+    }
+
+    fn from_tree(tree: &Json) -> Result<Self, Error> {
+        const BAD: Error = Error::Malformed("key token claims: members, types or ranges");
+        let m = Members::of(tree).ok_or(BAD)?;
+        if !m.only(&CLAIMS) {
+            return Err(BAD);
+        }
+        let iss = m.string("iss").ok_or(BAD)?;
+        if iss.is_empty() || iss.len() > MAX_ISSUER_LEN {
+            return Err(BAD);
+        }
+        let key_id = m.string("key_id").ok_or(BAD)?;
+        let jwk = PublicJwk::from_tree(m.get("jwk").ok_or(BAD)?).map_err(|_| BAD)?;
+        let iat = m.integer("iat", MAX_TIME).ok_or(BAD)?;
+        let exp = m.integer("exp", MAX_TIME).ok_or(BAD)?;
+        let max_opens = m
+            .integer("max_opens", MAX_OPENS)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n >= 1)
+            .ok_or(BAD)?;
+        let suite = m.string("suite").ok_or(BAD)?;
+        let v = m.integer("v", json::MAX_INTEGER).ok_or(BAD)?;
+        let context = m.optional_string("context").map_err(|()| BAD)?;
+        // Step 3, last: the key id is a key id.
+        let key_id = KeyId::new(key_id)?;
+        Ok(Self {
+            iss: iss.to_owned(),
+            key_id,
+            jwk,
+            iat,
+            exp,
+            max_opens,
+            suite: suite.to_owned(),
+            v,
+            // "" is the same as no context (§3).
+            context: context.filter(|c| !c.is_empty()).map(str::to_owned),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyTokenClaims {
+    /// As strict as step 3 of docs/PROTOCOL.md §10.2 (shape, ranges, key id); the checks of
+    /// the later steps are [`KeyToken::verify`]'s.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let tree = json::deserialize(d)?;
+        Self::from_tree(&tree).map_err(serde::de::Error::custom)
+    }
 }
 
 /// A key token parsed but not verified. Nothing in it may be trusted yet.
@@ -78,9 +171,12 @@ pub struct VerifiedKey {
 }
 
 impl KeyToken {
-    /// Parses a JWS compact key token (strict base64url, strict JSON, no unknown members).
+    /// Parses a JWS compact key token: steps 1 to 3 of docs/PROTOCOL.md §10.2 (the text and
+    /// its three parts; the header: exactly `alg`, `typ`, `kid`; the claims: members, types and
+    /// ranges, then the key id). Strict base64url and strict JSON throughout.
     pub fn parse(compact: &str) -> Result<Self, Error> {
-        let compact = compact.trim();
+        // Step 1.
+        let compact = wire::trim(compact);
         if compact.len() > MAX_TOKEN_LEN {
             return Err(Error::Malformed("key token: too long"));
         }
@@ -92,13 +188,15 @@ impl KeyToken {
                 "key token: expected three dot-separated parts",
             ));
         };
-        let header_bytes = b64::decode(h).ok_or(Error::Malformed("key token header"))?;
-        let header: Header = serde_json::from_slice(&header_bytes)
-            .map_err(|_| Error::Malformed("key token header"))?;
-        let payload_bytes = b64::decode(p).ok_or(Error::Malformed("key token payload"))?;
-        let claims: KeyTokenClaims = serde_json::from_slice(&payload_bytes)
-            .map_err(|_| Error::Malformed("key token payload"))?;
-        let signature = b64::decode(s).ok_or(Error::Malformed("key token signature"))?;
+        let header_bytes =
+            b64::decode(h).ok_or(Error::Malformed("key token header: not base64url"))?;
+        let payload_bytes =
+            b64::decode(p).ok_or(Error::Malformed("key token claims: not base64url"))?;
+        let signature =
+            b64::decode(s).ok_or(Error::Malformed("key token signature: not base64url"))?;
+        // Steps 2 and 3.
+        let header = Header::from_json(&header_bytes)?;
+        let claims = KeyTokenClaims::from_json(&payload_bytes)?;
         Ok(Self {
             compact: compact.to_owned(),
             header,
@@ -112,7 +210,7 @@ impl KeyToken {
         &self.claims.key_id
     }
 
-    /// The compact form, as received.
+    /// The compact form, as received (without surrounding whitespace).
     pub fn as_str(&self) -> &str {
         &self.compact
     }
@@ -123,27 +221,24 @@ impl KeyToken {
         self.verify_with(provider::default_provider(), jwks, now)
     }
 
-    /// [`KeyToken::verify`] with the given provider (for the ES256 check).
+    /// [`KeyToken::verify`] with the given provider (for the ES256 check): steps 4 to 14 of
+    /// docs/PROTOCOL.md §10.2, in order.
     pub fn verify_with(
         &self,
         provider: &dyn CryptoProvider,
         jwks: &Jwks,
         now: u64,
     ) -> Result<VerifiedKey, Error> {
+        // 4, 5: algorithm and type.
         if self.header.alg != ALG {
             return Err(Error::UnsupportedAlgorithm);
         }
-        if self.header.typ.as_deref() != Some(TOKEN_TYPE) {
+        if self.header.typ != TOKEN_TYPE {
             return Err(Error::WrongTokenType);
         }
-        let kid = self.header.kid.as_deref().ok_or(Error::UnknownSigningKey)?;
-        let jwk = jwks.find(kid).ok_or(Error::UnknownSigningKey)?;
-        if jwk.alg.as_deref().is_some_and(|a| a != ALG)
-            || jwk.use_.as_deref().is_some_and(|u| u != "sig")
-        {
-            return Err(Error::UnknownSigningKey);
-        }
-        let verifying_key = jwk.to_public_key()?;
+        // 6: the signing key.
+        let verifying_key = jwks.verifying_key(&self.header.kid)?;
+        // 7: the signature, over the ASCII bytes of `<header>.<payload>` as received.
         let signing_input = match self.compact.rfind('.') {
             Some(end) => &self.compact[..end],
             None => return Err(Error::BadSignature),
@@ -154,12 +249,14 @@ impl KeyToken {
 
         // The signature is good: the claims are the service's. Now check what they say.
         let claims = &self.claims;
-        if claims.v != VERSION {
+        // 8, 9: version and suite.
+        if claims.v != u64::from(VERSION) {
             return Err(Error::UnsupportedVersion);
         }
         if claims.suite != SUITE_NAME {
             return Err(Error::UnsupportedSuite);
         }
+        // 10, 11, 12: time.
         if claims.iat > claims.exp {
             return Err(Error::Malformed("key token: iat after exp"));
         }
@@ -169,9 +266,7 @@ impl KeyToken {
         if claims.iat > now.saturating_add(MAX_CLOCK_SKEW_SECS) {
             return Err(Error::NotYetValid);
         }
-        if claims.max_opens == 0 {
-            return Err(Error::Malformed("key token: max_opens is 0"));
-        }
+        // 13: the JWK names the same key id, if it names one.
         if claims
             .jwk
             .kid
@@ -180,12 +275,13 @@ impl KeyToken {
         {
             return Err(Error::Malformed("key token: jwk kid differs from key_id"));
         }
+        // 14: context length, then the public key itself.
         if let Some(context) = &claims.context {
             suite::check_context(context)?;
         }
         let public_key = claims.jwk.to_public_key()?;
         Ok(VerifiedKey {
-            signing_kid: kid.to_owned(),
+            signing_kid: self.header.kid.clone(),
             claims: claims.clone(),
             public_key,
             token: self.compact.clone(),
@@ -292,16 +388,36 @@ impl TokenSigner {
     }
 
     /// Signs `claims` into a compact JWS.
+    ///
+    /// Refuses ([`Error::Malformed`]) claims that a receiver would refuse for their shape or
+    /// their consistency (an empty or over-long `iss`, `iat` after `exp`, a time beyond
+    /// 2^53 − 1, `max_opens` 0, a context over 256 bytes, a `jwk.kid` other than the key id),
+    /// so the issuing side never signs what §10.2 rejects.
     pub fn sign(&self, claims: &KeyTokenClaims) -> Result<String, Error> {
         let header = Header {
             alg: ALG.into(),
-            typ: Some(TOKEN_TYPE.into()),
-            kid: Some(self.kid.clone()),
+            typ: TOKEN_TYPE.into(),
+            kid: self.kid.clone(),
         };
         let header =
             serde_json::to_vec(&header).map_err(|_| Error::Malformed("key token header"))?;
         let payload =
             serde_json::to_vec(claims).map_err(|_| Error::Malformed("key token payload"))?;
+        let reread = KeyTokenClaims::from_json(&payload)?;
+        if reread != *claims
+            || claims.iat > claims.exp
+            || claims
+                .context
+                .as_deref()
+                .is_some_and(|c| c.is_empty() || suite::check_context(c).is_err())
+            || claims
+                .jwk
+                .kid
+                .as_deref()
+                .is_some_and(|k| k != claims.key_id.as_str())
+        {
+            return Err(Error::Malformed("key token claims a receiver would refuse"));
+        }
         let mut compact = format!("{}.{}", b64::encode(&header), b64::encode(&payload));
         let signature = self.key.sign(compact.as_bytes())?;
         compact.push('.');
@@ -336,8 +452,36 @@ impl KeyTokenClaims {
             exp,
             max_opens,
             suite: SUITE_NAME.into(),
-            v: VERSION,
+            v: u64::from(VERSION),
             context: context.filter(|c| !c.is_empty()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_read_by_serde_are_as_strict_as_step_3() {
+        let key = PrivateKey::derive_from_ikm(b"claims serde test").unwrap();
+        let claims = KeyTokenClaims::new(
+            "iss",
+            KeyId::new("n1_x").unwrap(),
+            &key.public_key(),
+            1,
+            2,
+            1,
+            Some("ctx".into()),
+        );
+        let text = serde_json::to_string(&claims).unwrap();
+        assert_eq!(
+            serde_json::from_str::<KeyTokenClaims>(&text).unwrap(),
+            claims
+        );
+        let dup = text.replacen('{', r#"{"iss":"other","#, 1);
+        assert!(serde_json::from_str::<KeyTokenClaims>(&dup).is_err());
+        let null_context = text.replace(r#""context":"ctx""#, r#""context":null"#);
+        assert!(serde_json::from_str::<KeyTokenClaims>(&null_context).is_err());
     }
 }

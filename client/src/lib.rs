@@ -7,6 +7,9 @@
 //! - [`suite`]: the one cipher suite (HPKE base mode, DHKEM(P-256, HKDF-SHA256), HKDF-SHA256,
 //!   AES-256-GCM) and the `info` construction.
 //! - [`key_id`]: the validated key identifier.
+//! - [`json`]: strict JSON reading (no duplicate members, exact integers), shared by every
+//!   JSON form of the protocol.
+//! - [`wire`]: rules shared by the text forms (the surrounding whitespace a receiver removes).
 //! - [`jwk`]: public keys as RFC 7517 JWKs, JWK sets and RFC 7638 thumbprints.
 //! - [`public_key`]: a recipient public key from a JWK, an SPKI PEM or SEC1 bytes.
 //! - [`private_key`]: a P-256 private key (secret: derives nothing, zeroizes on drop).
@@ -29,6 +32,7 @@ mod b64;
 pub mod envelope;
 pub mod error;
 pub mod headers;
+pub mod json;
 pub mod jwk;
 pub mod key_id;
 pub mod key_token;
@@ -39,6 +43,7 @@ pub mod public_key;
 pub mod rfc9180;
 pub mod secret;
 pub mod suite;
+pub mod wire;
 
 pub use envelope::Envelope;
 pub use error::Error;

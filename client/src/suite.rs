@@ -93,7 +93,9 @@ pub(crate) fn open_bytes(
     info: &[u8],
     sealed: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
-    if sealed.len() < ENC_LEN + TAG_LEN || sealed.len() > MAX_SEALED_LEN {
+    // 82 bytes at least, as in an envelope: the protocol has no empty plaintext, so the 81
+    // bytes of a sealed empty plaintext do not open either (docs/PROTOCOL.md §10.3).
+    if sealed.len() < ENC_LEN + TAG_LEN + 1 || sealed.len() > MAX_SEALED_LEN {
         return Err(Error::OpenFailed);
     }
     provider

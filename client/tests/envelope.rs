@@ -323,8 +323,11 @@ fn bad_base64_unknown_fields_and_versions() {
     // Versions.
     assert_eq!(with("version", json!(2)), Err(Error::UnsupportedVersion));
     assert_eq!(with("version", json!(0)), Err(Error::UnsupportedVersion));
+    // Any integer other than 1 is a version this receiver does not implement (§10.3 step 2);
+    // beyond 2^53 − 1 it is not an integer of the protocol.
+    assert_eq!(with("version", json!(256)), Err(Error::UnsupportedVersion));
     assert!(matches!(
-        with("version", json!(256)),
+        with("version", json!(1u64 << 53)),
         Err(Error::Malformed(_))
     ));
     // Key ids and contexts.

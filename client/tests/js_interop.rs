@@ -4,7 +4,10 @@
 //!
 //! - set PIN: a Rust-signed key token + JWK set → JS verifies it and seals → Rust opens;
 //! - reveal: a JS-made key pair → Rust seals to its JWK → JS opens;
-//! - RFC 7638 thumbprints agree both ways.
+//! - RFC 7638 thumbprints agree both ways;
+//! - the whole vector file (tests/vectors/protocol-v1.json) holds for `protocol.mjs`, a v1
+//!   receiver written from docs/PROTOCOL.md with those libraries, in Node and in headless
+//!   Chromium; and deliberately lenient variants of it fail some vector.
 //!
 //! No service is needed. Node.js and npm must be installed: these tests fail (they do not
 //! skip) without them. `node_modules` is installed with `npm ci` from the committed lock file
@@ -402,4 +405,107 @@ fn thumbprints_agree_for_many_keys() {
             issued.key.public_key().thumbprint().as_str()
         );
     }
+}
+
+fn vector_file() -> PathBuf {
+    interop_dir()
+        .join("..")
+        .join("vectors")
+        .join("protocol-v1.json")
+}
+
+fn vector_counts() -> (usize, usize, usize) {
+    let text = std::fs::read_to_string(vector_file()).unwrap();
+    let f: Value = serde_json::from_str(&text).unwrap();
+    let n = |k: &str| f[k].as_array().unwrap().len();
+    (n("seal"), n("must_pass"), n("must_fail"))
+}
+
+/// One run of protocol.mjs over the vector file: every vector behaves as the file says.
+fn assert_all_vectors_hold(result: &Value, runtime: &str) {
+    let (seal, must_pass, must_fail) = vector_counts();
+    assert_eq!(result["counts"]["seal"], seal, "{runtime}");
+    assert_eq!(result["counts"]["must_pass"], must_pass, "{runtime}");
+    assert_eq!(result["counts"]["must_fail"], must_fail, "{runtime}");
+    assert_eq!(
+        result["failures"],
+        serde_json::json!([]),
+        "{runtime}: vectors that do not hold"
+    );
+}
+
+/// A deliberately lenient reader lets through at least one must-fail case, each of them one
+/// that the case's name says such a reader lets through.
+fn assert_lenient_reader_caught(result: &Value, what: &str, name_mentions: &[&str]) {
+    let accepted: Vec<&str> = result["accepted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(!accepted.is_empty(), "{what}: no vector catches it");
+    for name in &accepted {
+        assert!(
+            name_mentions.iter().any(|m| name.contains(m)),
+            "{what} let through {name:?}, which is not about it"
+        );
+    }
+}
+
+/// The whole vector file through protocol.mjs — a receiver written from docs/PROTOCOL.md alone,
+/// with @hpke/core and jose — in Node: every seal vector opens, the key token and every
+/// must-pass case verify or open, every must-fail case is refused with the named error.
+#[test]
+fn node_holds_to_every_vector() {
+    let vectors = vector_file();
+    let out = node_ok("vectors.mjs", &["--vectors", vectors.to_str().unwrap()]);
+    assert_all_vectors_hold(&out, "node");
+}
+
+/// The vectors have teeth: the same receiver made deliberately lenient — a base64url decoder
+/// that accepts padding or ignores non-zero unused bits, a JSON reader that keeps the last or
+/// the first of duplicate members — fails at least one vector each.
+#[test]
+fn lenient_node_readers_fail_some_vector() {
+    let vectors = vector_file();
+    let vectors = vectors.to_str().unwrap();
+    for (option, value, mentions) in [
+        ("--base64", "padding", &["padding"][..]),
+        ("--base64", "trailing", &["unused bits"][..]),
+        ("--json", "last", &["twice", "duplicate"][..]),
+        ("--json", "first", &["twice", "duplicate"][..]),
+    ] {
+        let out = node_ok("vectors.mjs", &["--vectors", vectors, option, value]);
+        assert_lenient_reader_caught(&out, &format!("{option} {value}"), mentions);
+    }
+}
+
+/// The same receiver and vector file in headless Chromium (Debian's package, driven by
+/// playwright-core), on the browser's WebCrypto: strict, then each lenient reader.
+#[test]
+fn chromium_holds_to_every_vector() {
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "this test needs Debian's Chromium: run scripts/test (it installs what the tests need)"
+    );
+    let dir = ensure_node_modules();
+    assert!(
+        dir.join("node_modules/playwright-core/package.json")
+            .exists(),
+        "playwright-core is not installed: run scripts/test"
+    );
+    let vectors = vector_file();
+    let out = node_ok(
+        "vectors-browser.mjs",
+        &["--vectors", vectors.to_str().unwrap()],
+    );
+    assert_all_vectors_hold(&out["strict"], "chromium");
+    assert_lenient_reader_caught(&out["padding"], "chromium padding", &["padding"]);
+    assert_lenient_reader_caught(&out["trailing"], "chromium trailing bits", &["unused bits"]);
+    assert_lenient_reader_caught(&out["last"], "chromium last-wins", &["twice", "duplicate"]);
+    assert_lenient_reader_caught(
+        &out["first"],
+        "chromium first-wins",
+        &["twice", "duplicate"],
+    );
 }

@@ -191,8 +191,10 @@ fn wrong_algorithms_are_refused_before_anything_else() {
 
 #[test]
 fn missing_or_unknown_kid() {
+    // The header has exactly alg, typ and kid (docs/PROTOCOL.md §10.2 step 2): a missing kid
+    // is malformed, like a missing alg or typ.
     let h = json!({"alg": "ES256", "typ": TOKEN_TYPE});
-    assert_eq!(err(&sign(&h, &payload())), Error::UnknownSigningKey);
+    assert!(is_malformed(&err(&sign(&h, &payload()))));
     let h = json!({"alg": "ES256", "typ": TOKEN_TYPE, "kid": "not-a-key-we-know"});
     assert_eq!(err(&sign(&h, &payload())), Error::UnknownSigningKey);
     // An empty JWK set knows no key.
@@ -331,8 +333,9 @@ fn wrong_typ() {
         let h = json!({"alg": "ES256", "typ": typ, "kid": signer().kid()});
         assert_eq!(err(&sign(&h, &payload())), Error::WrongTokenType, "{typ}");
     }
+    // A missing typ is malformed (§10.2 step 2), not a wrong type.
     let h = json!({"alg": "ES256", "kid": signer().kid()});
-    assert_eq!(err(&sign(&h, &payload())), Error::WrongTokenType);
+    assert!(is_malformed(&err(&sign(&h, &payload()))));
 }
 
 #[test]
@@ -414,13 +417,18 @@ fn unknown_or_missing_claims_are_refused() {
         let mut p = payload();
         p[name] = value;
         let e = verify(&sign(&header(), &p));
-        if name == "context" {
-            // null reads as absent: the token is valid, without context.
-            assert_eq!(e.unwrap().context(), "");
+        if name == "key_id" {
+            // A key id outside §2 is InvalidKeyId, as in an envelope (§10.2 step 3).
+            assert_eq!(e.unwrap_err(), Error::InvalidKeyId);
         } else {
+            // null is never a value of the protocol: not "absent" (§10.1).
             assert!(is_malformed(&e.unwrap_err()), "{name}");
         }
     }
+    // An empty context is the same as none (§3).
+    let mut p = payload();
+    p["context"] = json!("");
+    assert_eq!(verify(&sign(&header(), &p)).unwrap().context(), "");
 }
 
 #[test]
@@ -459,7 +467,7 @@ fn other_claim_checks() {
 #[test]
 fn checks_happen_in_the_documented_order() {
     // alg before typ and kid.
-    let h = json!({"alg": "HS256", "typ": "JWT"});
+    let h = json!({"alg": "HS256", "typ": "JWT", "kid": "unknown"});
     assert_eq!(err(&sign(&h, &payload())), Error::UnsupportedAlgorithm);
     // typ before kid.
     let h = json!({"alg": "ES256", "typ": "JWT", "kid": "unknown"});
@@ -565,17 +573,25 @@ fn jwks_entries_with_wrong_alg_or_use() {
         j.use_ = None;
     });
     assert!(verify_at(&token, &bare, NOW).is_ok());
-    // A JWK set entry that is not a valid P-256 key.
+    // A JWK set entry that is not a valid P-256 key is ignored (§7.3): its kid is unknown.
     let bad_point = with(&|j| j.crv = "P-384".into());
     assert_eq!(
         verify_at(&token, &bad_point, NOW),
-        Err(Error::InvalidPublicKey)
+        Err(Error::UnknownSigningKey)
     );
-    // JWK set JSON with a private part is parsed, and the key refused.
+    // JWK set JSON with a private part is parsed, and the entry ignored.
     let mut value = serde_json::to_value(signer().public_jwk()).unwrap();
     value["d"] = json!(b64(&SIGNER_SECRET));
     let jwks = Jwks::from_json(&json!({"keys": [value]}).to_string()).unwrap();
-    assert_eq!(verify_at(&token, &jwks, NOW), Err(Error::InvalidPublicKey));
+    assert_eq!(verify_at(&token, &jwks, NOW), Err(Error::UnknownSigningKey));
+    // The same kid twice names no key, even when both entries are the right key.
+    let twice = Jwks {
+        keys: vec![signer().public_jwk(), signer().public_jwk()],
+    };
+    assert_eq!(
+        verify_at(&token, &twice, NOW),
+        Err(Error::UnknownSigningKey)
+    );
     // The right key found among several.
     let other = TokenSigner::from_secret_bytes(&OTHER_SECRET).unwrap();
     let two = Jwks {

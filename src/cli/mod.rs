@@ -504,7 +504,7 @@ fn seal(args: SealArgs) -> Result<(), CliError> {
         Envelope::seal(&key, &plaintext).map_err(fail("seal"))?
     } else {
         let public = if let Some(jwk) = &args.jwk {
-            let jwk: PublicJwk = serde_json::from_str(&read(jwk)?).map_err(fail("JWK"))?;
+            let jwk = PublicJwk::from_json(&read(jwk)?).map_err(fail("JWK"))?;
             PublicKey::from_jwk(&jwk).map_err(fail("JWK"))?
         } else if let Some(pem) = &args.pem {
             PublicKey::from_spki_pem(&read(pem)?).map_err(fail("PEM"))?
@@ -527,18 +527,11 @@ fn seal(args: SealArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Reads an envelope (JSON or compact form) from stdin.
+/// Reads an envelope (JSON or compact form) from stdin, as docs/PROTOCOL.md §10.3 says.
 fn read_envelope_stdin() -> Result<ok2cry_client::Envelope, CliError> {
     let input = read_stdin()?;
-    let input = std::str::from_utf8(&input)
-        .map_err(|_| CliError("envelope is not text".into()))?
-        .trim();
-    if input.starts_with('{') {
-        ok2cry_client::Envelope::from_json(input)
-    } else {
-        ok2cry_client::Envelope::from_compact(input)
-    }
-    .map_err(fail("envelope"))
+    let input = std::str::from_utf8(&input).map_err(|_| CliError("envelope is not text".into()))?;
+    ok2cry_client::Envelope::parse(input).map_err(fail("envelope"))
 }
 
 fn open_local(key_file: &Path, context: &str, keep_key: bool) -> Result<(), CliError> {

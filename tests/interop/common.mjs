@@ -1,10 +1,12 @@
-// Shared helpers of the interop scripts: argument parsing, strict base64url, the ok2cry v1
-// suite and `info` construction. See README.md for each script's interface.
+// Shared helpers of the interop scripts: argument parsing, strict base64url and JSON (from
+// protocol.mjs), the ok2cry v1 suite and `info` construction. See README.md for each script's
+// interface.
 //
 // Everything cryptographic is done by libraries we did not write: @hpke/core (RFC 9180 HPKE)
 // and jose (JWS, JWK, RFC 7638 thumbprints). This file only encodes the ok2cry wire format.
 
 import { readFileSync } from "node:fs";
+import { strictBase64url } from "./protocol.mjs";
 import {
   Aes256Gcm,
   CipherSuite,
@@ -48,17 +50,19 @@ export function b64u(bytes) {
   return Buffer.from(bytes).toString("base64url");
 }
 
-/** Strict unpadded base64url decoding: refuses padding, whitespace and non-canonical text. */
+/**
+ * Strict unpadded base64url decoding (docs/PROTOCOL.md §4.1): refuses padding, whitespace,
+ * other characters and non-zero unused bits. The rule lives in protocol.mjs, which must also
+ * run in a browser; every script uses that one implementation.
+ */
 export function unb64u(text, what) {
-  if (typeof text !== "string" || !/^[A-Za-z0-9_-]*$/.test(text)) {
-    throw new Error(`${what}: not unpadded base64url`);
-  }
-  const bytes = Buffer.from(text, "base64url");
-  if (bytes.toString("base64url") !== text) {
-    throw new Error(`${what}: not canonical base64url`);
-  }
-  return new Uint8Array(bytes);
+  const bytes = strictBase64url(text);
+  if (bytes === null) throw new Error(`${what}: not strict unpadded base64url`);
+  return bytes;
 }
+
+// Strict JSON (no duplicate members, exact integers: §10.1) and the whole v1 receiver.
+export { receiver, strictBase64url, strictJson } from "./protocol.mjs";
 
 /**
  * Command-line options `--name value`. A value `@path` is read from that file. An option not

@@ -11,23 +11,13 @@
 
 import { readFileSync } from "node:fs";
 import { calculateJwkThumbprint } from "jose";
-import { b64u, ENC_LEN, info, options, run, strongSuite, unb64u } from "./common.mjs";
+import { b64u, ENC_LEN, info, options, receiver, run, strongSuite } from "./common.mjs";
 
+// The envelope is read by protocol.mjs's strict v1 receiver (docs/PROTOCOL.md §10.3 steps 1
+// to 6): strict JSON or the compact form, strict base64url.
 function parseEnvelope(text) {
   const t = text.trim();
-  if (t.startsWith("{")) {
-    const e = JSON.parse(t);
-    const extra = Object.keys(e).filter((k) => !["version", "key_id", "sealed", "context"].includes(k));
-    if (e.version !== 1 || extra.length > 0) throw new Error("envelope: not a v1 envelope");
-    return { keyId: e.key_id, sealed: unb64u(e.sealed, "sealed"), context: e.context };
-  }
-  const parts = t.split(".");
-  if (parts[0] !== "v1" || parts.length < 3 || parts.length > 4) {
-    throw new Error("envelope: expected JSON or v1.<key_id>.<sealed>[.<context>]");
-  }
-  const context =
-    parts.length === 4 ? new TextDecoder("utf-8", { fatal: true }).decode(unb64u(parts[3], "context")) : undefined;
-  return { keyId: parts[1], sealed: unb64u(parts[2], "sealed"), context };
+  return receiver().parseEnvelope(t, t.startsWith("{") ? "json" : "compact");
 }
 
 await run(async () => {

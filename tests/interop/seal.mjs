@@ -1,6 +1,7 @@
 // seal.mjs — the end user's app in the "set PIN" flow.
 //
-// Verifies a key token with jose against the service's JWK set (ES256, typ ok2cry-key+jwt),
+// Verifies a key token with jose against the service's JWK set (ES256, typ ok2cry-key+jwt)
+// and with protocol.mjs's strict v1 receiver (docs/PROTOCOL.md §10.2),
 // imports its `jwk` claim, computes the RFC 7638 thumbprint with jose, and seals a plaintext
 // to the key with @hpke/core (base mode, info = "ok2cry/v1" 0 key_id 0 context, empty AAD).
 //
@@ -15,7 +16,7 @@ import {
   decodeProtectedHeader,
   jwtVerify,
 } from "jose";
-import { b64u, ENC_LEN, info, options, run, strongSuite, unb64u } from "./common.mjs";
+import { b64u, ENC_LEN, info, options, receiver, run, strongSuite, unb64u } from "./common.mjs";
 
 const KEY_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -35,6 +36,11 @@ await run(async () => {
     ...(opt.issuer ? { issuer: opt.issuer } : {}),
     requiredClaims: ["iss", "iat", "exp"],
   });
+  // jose has verified the signature and the JWT claims it knows; the ok2cry rules it does not
+  // know (strict JSON without duplicate members, exact integers, the JWK set's rules, the
+  // check order of docs/PROTOCOL.md §10.2) are protocol.mjs's, on the same token.
+  const strict = receiver();
+  await strict.verifyToken(token, strict.readJwks(opt.jwks), Math.floor(Date.now() / 1000));
   if (payload.v !== 1 || payload.suite !== "STRONG") {
     throw new Error("token: not protocol v1 / suite STRONG");
   }

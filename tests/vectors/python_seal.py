@@ -10,6 +10,7 @@ Only the public JWK, key id and context of each vector are used, as a real sende
 import base64
 import json
 import pathlib
+import re
 
 import cryptography
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -17,7 +18,13 @@ from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
 
 def b64u_decode(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # docs/PROTOCOL.md §4.1: the 64 characters only, no padding, unused bits zero.
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", text) or len(text) % 4 == 1:
+        raise ValueError("not base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64u(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 def b64u(data):
