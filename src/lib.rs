@@ -18,6 +18,7 @@
 //! - [`metrics`]: Prometheus metrics.
 //! - [`problem`]: the one error type of the HTTP layer, as RFC 9457 problem+json.
 //! - [`api`]: the HTTP routes (`fn app(state) -> Router`).
+//! - [`attestation_route`]: `GET /v1/attestation`, evidence bound to the node's keys.
 //! - [`server`]: the TLS listener and `run(listener, …, shutdown)`.
 //! - [`node`]: start-up and shutdown of a whole node, in order.
 //! - [`audit`]: the audit transparency log (Merkle trees, signed checkpoints, receipts,
@@ -28,6 +29,7 @@
 //! - [`cli`]: the command line.
 
 pub mod api;
+pub mod attestation_route;
 pub mod audit;
 pub mod audit_sink;
 pub mod bearer;
