@@ -27,8 +27,10 @@
 //! - [`dev`]: `serve --dev`, a local setup with a dev PKI.
 //! - [`hardening`]: RAM-only process hardening (core dumps, dumpable, mlockall).
 //! - [`cli`]: the command line.
+//! - [`attest_cli`]: `ok2cry attest …`: verify evidence and its binding, write provenance.
 
 pub mod api;
+pub mod attest_cli;
 pub mod attestation_route;
 pub mod audit;
 pub mod audit_sink;
