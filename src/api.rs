@@ -61,17 +61,7 @@ pub struct AppState {
     pub attestation: Option<Attestor>,
 }
 
-/// An attestation provider and what a verifier needs to know about it.
-#[derive(Clone)]
-pub struct Attestor {
-    /// Produces documents.
-    pub provider: Arc<dyn ok2cry_attestation::AttestationProvider>,
-    /// "nitro" or "development".
-    pub kind: &'static str,
-    /// The development provider's root certificate (DER); none for Nitro (the AWS root is
-    /// pinned by verifiers).
-    pub dev_root: Option<Vec<u8>>,
-}
+pub use crate::attestation_route::Attestor;
 
 impl AppState {
     /// State with a rate limit of `per_second` (burst `burst`) per principal.
@@ -238,7 +228,10 @@ pub fn app(state: SharedState) -> Router {
         .route("/v1/audit/key", get(audit_key))
         .route("/v1/audit/tlog/checkpoint", get(tlog_checkpoint))
         .route("/v1/audit/tlog/tile/{*path}", get(tlog_tile))
-        .route("/v1/attestation", get(attestation))
+        .route(
+            "/v1/attestation",
+            get(crate::attestation_route::attestation),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -725,72 +718,5 @@ async fn tlog_tile(
         header::CACHE_CONTROL,
         HeaderValue::from_static("max-age=31536000, immutable"),
     );
-    Ok(response)
-}
-
-/// SHA-256 of the audit key's DER SubjectPublicKeyInfo (the attestation binding commits to it).
-pub fn audit_key_spki_sha256(public_key_pem: &str) -> Option<[u8; 32]> {
-    use p256::pkcs8::{DecodePublicKey, EncodePublicKey};
-    use sha2::Digest;
-    let key = p256::PublicKey::from_public_key_pem(public_key_pem.trim()).ok()?;
-    let der = key.to_public_key_der().ok()?;
-    Some(sha2::Sha256::digest(der.as_bytes()).into())
-}
-
-async fn attestation(
-    State(state): State<SharedState>,
-    _caller: Caller,
-    uri: axum::http::Uri,
-) -> Result<Response, AppError> {
-    let attestor = state
-        .attestation
-        .clone()
-        .ok_or_else(|| AppError::NotFound("attestation is not enabled on this node".into()))?;
-    let nonce_hex = uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .find_map(|p| p.strip_prefix("nonce="))
-        .ok_or_else(|| {
-            AppError::BadRequest("nonce is required: ?nonce=<2 to 128 hex digits>".into())
-        })?;
-    let nonce = hex::decode(nonce_hex)
-        .ok()
-        .filter(|n| !n.is_empty() && n.len() <= 64)
-        .ok_or_else(|| AppError::BadRequest("nonce must be 1 to 64 bytes in hex".into()))?;
-    let thumbprints = state.custody.signing().thumbprints();
-    let audit_sha = state
-        .audit
-        .as_ref()
-        .and_then(|a| audit_key_spki_sha256(a.public_key_pem()))
-        .unwrap_or([0u8; 32]);
-    let user_data = ok2cry_attestation::binding_user_data(&thumbprints, &audit_sha);
-    let provider = attestor.provider.clone();
-    let document =
-        tokio::task::spawn_blocking(move || provider.attest(Some(&nonce), Some(&user_data), None))
-            .await
-            .map_err(|_| AppError::Internal)?
-            .map_err(|e| {
-                tracing::error!(error = %e, "attestation failed");
-                AppError::Unavailable {
-                    detail: "the attestation provider failed".into(),
-                    retry_after: 5,
-                }
-            })?;
-    let b64 = |b: &[u8]| base64ct::Base64::encode_string(b);
-    let mut body = json!({
-        "provider": attestor.kind,
-        "document": b64(&document),
-        "jwks_thumbprints": thumbprints,
-        "audit_key_spki_sha256": hex::encode(audit_sha),
-    });
-    if let Some(root) = &attestor.dev_root {
-        body["dev_root_certificate"] = json!(b64(root));
-        body["warning"] = json!("development provider: proves nothing about the running build");
-    }
-    let mut response = Json(body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }

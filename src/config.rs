@@ -323,6 +323,10 @@ pub enum AttestationMode {
     Dev,
     /// The Nitro Secure Module (only inside an enclave, binary built with feature `nsm`).
     Nsm,
+    /// AMD SEV-SNP through the Linux configfs-tsm report interface (Azure and Google Cloud
+    /// confidential VMs); the certificates come from the host's certificate table.
+    #[serde(rename = "sev-snp")]
+    SevSnp,
 }
 
 /// Which crypto provider the service uses (`[crypto] provider`).
@@ -664,6 +668,20 @@ mod tests {
         key = "server.key"
         client_ca = ["ca.pem"]
     "#;
+
+    #[test]
+    fn attestation_providers_are_named() {
+        for (name, mode) in [
+            ("off", AttestationMode::Off),
+            ("dev", AttestationMode::Dev),
+            ("nsm", AttestationMode::Nsm),
+            ("sev-snp", AttestationMode::SevSnp),
+        ] {
+            let c = Config::from_toml(&format!("{MINIMAL}\n[attestation]\nprovider = \"{name}\""))
+                .unwrap();
+            assert_eq!(c.attestation.provider, mode);
+        }
+    }
 
     #[test]
     fn minimal_config_has_safe_defaults() {

@@ -17,6 +17,7 @@
 //! - [`metrics`]: Prometheus metrics.
 //! - [`problem`]: the one error type of the HTTP layer, as RFC 9457 problem+json.
 //! - [`api`]: the HTTP routes (`fn app(state) -> Router`).
+//! - [`attestation_route`]: `GET /v1/attestation`, evidence bound to the node's keys.
 //! - [`server`]: the TLS listener and `run(listener, …, shutdown)`.
 //! - [`node`]: start-up and shutdown of a whole node, in order.
 //! - [`audit`]: the audit log: the event model, one Merkle tree per node, signed and
@@ -24,8 +25,11 @@
 //! - [`dev`]: `serve --dev`, a local setup with a dev PKI.
 //! - [`hardening`]: RAM-only process hardening (core dumps, dumpable, mlockall).
 //! - [`cli`]: the command line.
+//! - [`attest_cli`]: `ok2cry attest …`: verify evidence and its binding, write provenance.
 
 pub mod api;
+pub mod attest_cli;
+pub mod attestation_route;
 pub mod audit;
 pub mod bearer;
 pub mod cli;

@@ -125,6 +125,19 @@ fn attestor(config: &Config) -> Result<Option<crate::api::Attestor>, NodeError> 
             }))
         }
         AttestationMode::Nsm => nsm_attestor(),
+        AttestationMode::SevSnp => {
+            let snp = ok2cry_attestation::SevSnpProvider::open(
+                ok2cry_attestation::provider::tsm::DEFAULT_TSM_REPORT_ROOT,
+                ok2cry_attestation::provider::tsm::CertificateSource::Host,
+                None,
+            )
+            .map_err(|e| NodeError::Attestation(e.to_string()))?;
+            Ok(Some(crate::api::Attestor {
+                provider: Arc::new(snp),
+                kind: "sev-snp",
+                dev_root: None,
+            }))
+        }
     }
 }
 

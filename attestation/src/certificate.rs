@@ -1,11 +1,26 @@
-//! The X.509 certificate chain of a Nitro attestation document, checked up to a pinned root.
+//! X.509 certificate chains checked up to a pinned root: the positional walk.
 //!
-//! Accepted algorithms, and nothing else: certificate signatures `ecdsa-with-SHA384`
-//! (1.2.840.10045.4.3.3, no parameters) made with P-384 keys (`id-ecPublicKey` with
-//! `secp384r1`). That is what the whole AWS Nitro chain uses; any other algorithm in any
-//! certificate is refused with [`AttestationError::UnsupportedAlgorithm`].
+//! Two validators check every chain this crate accepts: this walk, written here, and
+//! rustls-webpki ([`crate::cert_path`]). [`verify_chain`] runs the pin, then the walk, then
+//! webpki, and accepts only if all three do. The walk exists for what webpki does not give:
+//! an error that names the certificate at fault ([`ChainPosition`]), an exact allow-list of
+//! algorithms per [`ChainProfile`], and the chain exactly in the order given. It is held
+//! against webpki and OpenSSL by a differential test over every real and altered chain
+//! (`attestation/tests/differential.rs`).
 //!
-//! Checks, for the chain `[cabundle[0] (root), cabundle[1], …, certificate (leaf)]`:
+//! Accepted algorithms, and nothing else:
+//! - [`ChainProfile::Nitro`]: signatures `ecdsa-with-SHA384` (1.2.840.10045.4.3.3, no
+//!   parameters) made with P-384 keys (`id-ecPublicKey` with `secp384r1`), in every
+//!   certificate: that is what the whole AWS Nitro chain uses.
+//! - [`ChainProfile::AmdSev`]: signatures RSASSA-PSS with SHA-384, MGF1-SHA-384, salt 48
+//!   (parameters exactly as AMD encodes them, or in DER), made with RSA keys
+//!   (`rsaEncryption`, 2048–8192 bits) by the ARK and the ASK; the leaf (the VCEK) has a P-384
+//!   key.
+//!
+//! Any other algorithm in any certificate is refused with
+//! [`AttestationError::UnsupportedAlgorithm`].
+//!
+//! Checks, for the chain `[root, intermediates…, leaf]`:
 //! 1. the root's SHA-256 fingerprint equals the pinned one (constant-time comparison);
 //! 2. every certificate decodes as strict DER and uses the accepted algorithms;
 //! 3. every certificate is valid at the verification time (notBefore ≤ t ≤ notAfter);
@@ -18,15 +33,18 @@
 
 use std::time::{Duration, SystemTime};
 
-use p384::ecdsa::signature::Verifier;
-use p384::ecdsa::{Signature, VerifyingKey};
+use aws_lc_rs::signature::{
+    ECDSA_P384_SHA384_ASN1, ECDSA_P384_SHA384_FIXED, ParsedPublicKey, RSA_PSS_2048_8192_SHA384,
+};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use x509_cert::Certificate;
 use x509_cert::der::asn1::ObjectIdentifier;
-use x509_cert::der::{Decode, Reader, SliceReader};
+use x509_cert::der::{Decode, Encode, Reader, SliceReader};
 use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
 
+pub use crate::cert_path::ChainProfile;
+use crate::cert_path::RSA_PSS_SHA384_AMD_ENCODING;
 use crate::error::{AttestationError, ChainPosition, Result};
 
 /// ecdsa-with-SHA384 (RFC 5758 §3.2).
@@ -35,6 +53,8 @@ const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.84
 const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 /// secp384r1 (RFC 5480 §2.1.1.1).
 const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+/// rsaEncryption (RFC 8017 Appendix C).
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// basicConstraints (RFC 5280 §4.2.1.9).
 const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
 /// keyUsage (RFC 5280 §4.2.1.3).
@@ -79,7 +99,7 @@ impl RootFingerprint {
     }
 
     /// Constant-time equality.
-    fn matches(&self, other: &Self) -> bool {
+    pub(crate) fn matches(&self, other: &Self) -> bool {
         self.0.ct_eq(&other.0).into()
     }
 }
@@ -90,30 +110,43 @@ impl std::fmt::Debug for RootFingerprint {
     }
 }
 
-/// Verifies the chain `cabundle` (root first) + `leaf` against the pinned root at time `at`,
-/// and returns the leaf's P-384 public key.
+/// Verifies `chain` (root first, leaf last) against the pinned `root` at time `at`: the pin,
+/// then the positional walk ([`walk_chain`]), then rustls-webpki
+/// ([`crate::cert_path::validate`]). Returns the leaf's P-384 key.
 pub(crate) fn verify_chain(
-    cabundle: &[Vec<u8>],
-    leaf: &[u8],
+    chain: &[&[u8]],
     root: &RootFingerprint,
     at: SystemTime,
-) -> Result<VerifyingKey> {
-    let Some(root_der) = cabundle.first() else {
-        return Err(AttestationError::Malformed("cabundle is empty"));
+    profile: ChainProfile,
+) -> Result<LeafKey> {
+    let Some(root_der) = chain.first() else {
+        return Err(AttestationError::Malformed("empty certificate chain"));
     };
     if !RootFingerprint::of_certificate(root_der).matches(root) {
         return Err(AttestationError::UntrustedRoot);
     }
+    let leaf = walk_chain(chain, at, profile)?;
+    crate::cert_path::validate(chain, at, profile)?;
+    Ok(leaf)
+}
+
+/// The positional walk alone (no pin, no webpki): checks 2 to 6 of the module docs over
+/// `chain` (root first, leaf last) at time `at`, and returns the leaf's P-384 key.
+///
+/// Public so that the differential test can hold it against other validators; a relying party
+/// wants [`crate::verify`] or [`crate::Verifier`], which pin the root and run both validators.
+pub fn walk_chain(chain: &[&[u8]], at: SystemTime, profile: ChainProfile) -> Result<LeafKey> {
+    if chain.len() < 2 {
+        return Err(AttestationError::Malformed(
+            "a certificate chain needs a root and a leaf",
+        ));
+    }
     let now = at
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_err(|_| AttestationError::InvalidInput("verification time before 1970"))?;
-
-    let chain: Vec<&[u8]> = cabundle.iter().map(Vec::as_slice).chain([leaf]).collect();
     let leaf_position = chain.len() - 1;
     let mut parent: Option<ParsedCertificate> = None;
-    for (position, der) in chain.into_iter().enumerate() {
-        let cert = ParsedCertificate::parse(der, position)?;
-        cert.check_validity(now)?;
+    for (position, der) in chain.iter().enumerate() {
         let role = if position == leaf_position {
             Role::Leaf
         } else {
@@ -122,16 +155,42 @@ pub(crate) fn verify_chain(
                 intermediates_below: leaf_position - position - 1,
             }
         };
-        cert.check_constraints(role)?;
+        let cert = ParsedCertificate::parse(der, position, profile, &role)?;
+        cert.check_validity(now)?;
+        cert.check_constraints(&role)?;
         // The root verifies its own signature: a corrupted root is refused even though its
         // fingerprint is pinned (it could not match then anyway; this keeps the loop uniform).
         let issuer = parent.as_ref().unwrap_or(&cert);
-        cert.check_issued_by(issuer)?;
+        cert.check_issued_by(issuer, profile)?;
         parent = Some(cert);
     }
-    parent
-        .map(|leaf| leaf.key)
-        .ok_or(AttestationError::Malformed("empty certificate chain"))
+    match parent {
+        Some(ParsedCertificate {
+            key: PublicKey::P384(point),
+            ..
+        }) => Ok(LeafKey(point)),
+        _ => Err(AttestationError::Malformed("empty certificate chain")),
+    }
+}
+
+/// The leaf certificate's P-384 public key (SEC1 uncompressed point, checked on the curve).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafKey(Vec<u8>);
+
+impl LeafKey {
+    /// The SEC1 encoding of the key.
+    pub fn as_sec1(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Whether `signature` (r || s, 48 bytes each, big-endian) is an ECDSA P-384 / SHA-384
+    /// signature of `message` by this key.
+    pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        match ParsedPublicKey::new(&ECDSA_P384_SHA384_FIXED, &self.0) {
+            Ok(key) => key.verify_sig(message, signature).is_ok(),
+            Err(_) => false,
+        }
+    }
 }
 
 /// Where a certificate sits in the chain.
@@ -142,16 +201,29 @@ enum Role {
     Leaf,
 }
 
+/// A public key of an accepted kind, checked when parsed.
+enum PublicKey {
+    /// SEC1 uncompressed point on P-384.
+    P384(Vec<u8>),
+    /// PKCS#1 RSAPublicKey, 2048 to 8192 bits.
+    Rsa(Vec<u8>),
+}
+
 /// A decoded certificate plus the raw bytes its signature covers.
 struct ParsedCertificate {
     position: ChainPosition,
     cert: Certificate,
     tbs_der: Vec<u8>,
-    key: VerifyingKey,
+    key: PublicKey,
 }
 
 impl ParsedCertificate {
-    fn parse(der: &[u8], position: ChainPosition) -> Result<Self> {
+    fn parse(
+        der: &[u8],
+        position: ChainPosition,
+        profile: ChainProfile,
+        role: &Role,
+    ) -> Result<Self> {
         let malformed = |reason| AttestationError::CertificateMalformed { position, reason };
         let cert = Certificate::from_der(der).map_err(|_| malformed("not strict DER X.509"))?;
         let tbs_der = raw_tbs(der).map_err(|_| malformed("cannot locate tbsCertificate"))?;
@@ -161,28 +233,56 @@ impl ParsedCertificate {
         if outer != inner {
             return Err(malformed("signature algorithms inside and outside differ"));
         }
-        if outer.oid != ECDSA_WITH_SHA384 || outer.parameters.is_some() {
-            return Err(AttestationError::UnsupportedAlgorithm(
-                "certificate signature other than ecdsa-with-SHA384",
-            ));
+        let accepted = match profile {
+            ChainProfile::Nitro => outer.oid == ECDSA_WITH_SHA384 && outer.parameters.is_none(),
+            ChainProfile::AmdSev => outer
+                .to_der()
+                .is_ok_and(|encoded| is_rsa_pss_sha384(&encoded)),
+        };
+        if !accepted {
+            return Err(AttestationError::UnsupportedAlgorithm(match profile {
+                ChainProfile::Nitro => "certificate signature other than ecdsa-with-SHA384",
+                ChainProfile::AmdSev => {
+                    "certificate signature other than RSASSA-PSS with SHA-384 and a 48-byte salt"
+                }
+            }));
         }
+
         let spki = cert.tbs_certificate().subject_public_key_info();
-        let curve = spki
-            .algorithm
-            .parameters
-            .as_ref()
-            .and_then(|params| params.decode_as::<ObjectIdentifier>().ok());
-        if spki.algorithm.oid != ID_EC_PUBLIC_KEY || curve != Some(SECP384R1) {
-            return Err(AttestationError::UnsupportedAlgorithm(
-                "certificate key other than P-384",
-            ));
-        }
-        let point = spki
+        let bits = spki
             .subject_public_key
             .as_bytes()
             .ok_or_else(|| malformed("public key bit string has unused bits"))?;
-        let key =
-            VerifyingKey::from_sec1_bytes(point).map_err(|_| malformed("invalid P-384 point"))?;
+        let wants_rsa = profile == ChainProfile::AmdSev && matches!(role, Role::Ca { .. });
+        let key = if wants_rsa {
+            let null_params = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .is_some_and(|params| params.is_null());
+            if spki.algorithm.oid != RSA_ENCRYPTION || !null_params {
+                return Err(AttestationError::UnsupportedAlgorithm(
+                    "issuing certificate key other than RSA",
+                ));
+            }
+            ParsedPublicKey::new(&RSA_PSS_2048_8192_SHA384, bits)
+                .map_err(|_| malformed("invalid RSA key or size outside 2048 to 8192 bits"))?;
+            PublicKey::Rsa(bits.to_vec())
+        } else {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|params| params.decode_as::<ObjectIdentifier>().ok());
+            if spki.algorithm.oid != ID_EC_PUBLIC_KEY || curve != Some(SECP384R1) {
+                return Err(AttestationError::UnsupportedAlgorithm(
+                    "certificate key other than P-384",
+                ));
+            }
+            ParsedPublicKey::new(&ECDSA_P384_SHA384_ASN1, bits)
+                .map_err(|_| malformed("invalid P-384 point"))?;
+            PublicKey::P384(bits.to_vec())
+        };
         Ok(Self {
             position,
             cert,
@@ -206,7 +306,7 @@ impl ParsedCertificate {
         Ok(())
     }
 
-    fn check_constraints(&self, role: Role) -> Result<()> {
+    fn check_constraints(&self, role: &Role) -> Result<()> {
         let position = self.position;
         let refuse = |reason| AttestationError::CertificateConstraint { position, reason };
         let tbs = self.cert.tbs_certificate();
@@ -234,7 +334,7 @@ impl ParsedCertificate {
                     return Err(refuse("issuing certificate is not a CA"));
                 };
                 if let Some(limit) = basic.path_len_constraint
-                    && intermediates_below > usize::from(limit)
+                    && *intermediates_below > usize::from(limit)
                 {
                     return Err(refuse("path length constraint exceeded"));
                 }
@@ -256,22 +356,37 @@ impl ParsedCertificate {
         Ok(())
     }
 
-    fn check_issued_by(&self, issuer: &ParsedCertificate) -> Result<()> {
+    fn check_issued_by(&self, issuer: &ParsedCertificate, profile: ChainProfile) -> Result<()> {
         let position = self.position;
         if self.cert.tbs_certificate().issuer() != issuer.cert.tbs_certificate().subject() {
             return Err(AttestationError::IssuerMismatch { position });
         }
-        let signature = self
-            .cert
-            .signature()
-            .as_bytes()
-            .and_then(|der| Signature::from_der(der).ok())
-            .ok_or(AttestationError::CertificateSignature { position })?;
-        issuer
-            .key
-            .verify(&self.tbs_der, &signature)
-            .map_err(|_| AttestationError::CertificateSignature { position })
+        let invalid = AttestationError::CertificateSignature { position };
+        let signature = self.cert.signature().as_bytes().ok_or(invalid.clone())?;
+        let verified = match (&issuer.key, profile) {
+            (PublicKey::P384(point), ChainProfile::Nitro) => {
+                ParsedPublicKey::new(&ECDSA_P384_SHA384_ASN1, point)
+                    .is_ok_and(|key| key.verify_sig(&self.tbs_der, signature).is_ok())
+            }
+            (PublicKey::Rsa(modulus), ChainProfile::AmdSev) => {
+                ParsedPublicKey::new(&RSA_PSS_2048_8192_SHA384, modulus)
+                    .is_ok_and(|key| key.verify_sig(&self.tbs_der, signature).is_ok())
+            }
+            _ => false,
+        };
+        if verified { Ok(()) } else { Err(invalid) }
     }
+}
+
+/// Whether `encoded` (a whole DER AlgorithmIdentifier) is RSASSA-PSS / SHA-384 / MGF1-SHA-384 /
+/// salt 48, in AMD's encoding or in DER.
+fn is_rsa_pss_sha384(encoded: &[u8]) -> bool {
+    let contents = match encoded {
+        [0x30, len, contents @ ..] if usize::from(*len) == contents.len() => contents,
+        _ => return false,
+    };
+    contents == RSA_PSS_SHA384_AMD_ENCODING
+        || contents == rustls_pki_types::alg_id::RSA_PSS_SHA384.as_ref()
 }
 
 /// The exact DER bytes of `tbsCertificate`, as signed (never re-encoded).

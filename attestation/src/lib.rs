@@ -1,23 +1,34 @@
-//! AWS Nitro Enclaves attestation for ok2cry.
+//! Attestation for ok2cry: AWS Nitro Enclaves and AMD SEV-SNP.
 //!
-//! An attestation document is a COSE_Sign1 signed by the enclave's Nitro Secure Module; its
-//! certificate chain ends at the AWS Nitro root and its PCRs measure the enclave image. This
-//! crate verifies such documents against a pinned root and a policy, produces them (on Nitro
-//! hardware, or with a clearly labelled development stand-in), binds them to the service's
-//! keys, and writes release provenance statements that tie PCRs to a source commit.
+//! A Nitro attestation document is a COSE_Sign1 signed by the enclave's Nitro Secure Module;
+//! its certificate chain ends at the AWS Nitro root and its PCRs measure the enclave image. An
+//! SEV-SNP report is signed by the AMD chip's VCEK under AMD's ARK → ASK chain, and its launch
+//! measurement covers the confidential VM's initial memory (Azure and Google Cloud confidential
+//! VMs on AMD EPYC). This crate verifies both against pinned roots and a policy, produces them
+//! (inside an enclave or an SEV-SNP guest, or with a clearly labelled development stand-in),
+//! binds them to the service's keys, and writes release provenance statements that tie
+//! measurements to a source commit.
 //!
 //! Table of contents:
-//! - [`verify`] ([`verifier`]): the verification procedure, checks in order; returns the proof
-//!   type [`VerifiedAttestation`] ([`verified`]).
-//! - [`AttestationDocument`] ([`document`]): the *unverified* parse of a document.
-//! - [`Policy`] ([`policy`]): pinned root, expected PCRs, debug mode, nonce, age.
-//! - [`RootFingerprint`] ([`certificate`]): the trust anchor; the chain checks and the
-//!   algorithms accepted (ECDSA P-384 / SHA-384 only).
+//! - [`Verifier`] ([`verifier`]): evidence of either kind, each under its own policy; returns
+//!   [`Verified`]. [`verify`] is the Nitro procedure, checks in order; it returns the proof type
+//!   [`VerifiedAttestation`] ([`verified`]).
+//! - [`Platform`] ([`evidence`]): the kinds of evidence, told apart by their first byte; reading
+//!   evidence with a size limit that is enforced while reading.
+//! - [`AttestationDocument`] ([`document`]): the *unverified* parse of a Nitro document.
+//! - [`Policy`] ([`policy`]): Nitro: pinned root, expected PCRs, debug mode, nonce, age.
+//! - [`sev_snp`]: AMD SEV-SNP: reports, evidence, products and their pinned ARKs, VCEK
+//!   extensions, [`sev_snp::SevSnpPolicy`], [`sev_snp::verify_sev_snp`].
+//! - [`RootFingerprint`] ([`certificate`]): the trust anchor; the positional chain walk and the
+//!   algorithms accepted per [`ChainProfile`]. [`cert_path`]: the same chains through
+//!   rustls-webpki, which must accept them too.
 //! - [`cose`]: COSE_Sign1 with ES384.
-//! - [`AttestationProvider`] ([`provider`]): [`NsmProvider`] (feature `nsm`) and the
-//!   development-only [`DevProvider`].
-//! - [`binding_user_data`], [`verify_binding`] ([`binding`]): the document ↔ JWKS and audit
-//!   key commitment.
+//! - [`AttestationProvider`] ([`provider`]): [`NsmProvider`] (feature `nsm`),
+//!   [`SevSnpProvider`] (Linux configfs-tsm, inside an SEV-SNP guest) and the development-only
+//!   [`DevProvider`].
+//! - [`Binding`] ([`binding`]): the evidence ↔ JWKS and audit key commitment, for both
+//!   platforms.
+//! - [`AttestationResponse`] ([`response`]): the JSON of `GET /v1/attestation`.
 //! - [`release_statement`] ([`provenance`]): in-toto / SLSA-style release provenance.
 //! - [`AttestationError`] ([`error`]): the one error type.
 //!
@@ -32,24 +43,30 @@
 //! ```
 
 pub mod binding;
+pub mod cert_path;
 pub mod certificate;
 pub mod cose;
 pub mod document;
 pub mod error;
+pub mod evidence;
 pub mod policy;
 pub mod provenance;
 pub mod provider;
+pub mod response;
+pub mod sev_snp;
 pub mod verified;
 pub mod verifier;
 
-pub use binding::{binding_user_data, verify_binding};
-pub use certificate::RootFingerprint;
+pub use binding::{Binding, binding_user_data, report_data_for, verify_binding};
+pub use certificate::{ChainProfile, RootFingerprint};
 pub use document::AttestationDocument;
 pub use error::{AttestationError, ChainPosition, Result};
+pub use evidence::{MAX_EVIDENCE_LEN, Platform, read_at_most, read_evidence};
 pub use policy::Policy;
 pub use provenance::{ReleaseProvenance, release_statement};
 #[cfg(feature = "nsm")]
 pub use provider::NsmProvider;
-pub use provider::{AttestationProvider, DevProvider};
-pub use verified::VerifiedAttestation;
-pub use verifier::verify;
+pub use provider::{AttestationProvider, DevProvider, SevSnpProvider};
+pub use response::AttestationResponse;
+pub use verified::{Verified, VerifiedAttestation};
+pub use verifier::{Verifier, verify};

@@ -2,6 +2,8 @@
 //!
 //! - [`NsmProvider`] (cargo feature `nsm`): the real Nitro Secure Module, `/dev/nsm`, inside an
 //!   enclave only.
+//! - [`SevSnpProvider`] ([`tsm`]): SEV-SNP reports inside a confidential VM, through Linux's
+//!   configfs-tsm interface.
 //! - [`DevProvider`]: **development only**, for machines without an enclave. Same document
 //!   format, signed by a throw-away chain it makes itself; proves nothing, and a strict
 //!   [`Policy`](crate::Policy) refuses its documents.
@@ -9,10 +11,12 @@
 mod dev;
 #[cfg(feature = "nsm")]
 mod nsm;
+pub mod tsm;
 
 pub use dev::DevProvider;
 #[cfg(feature = "nsm")]
 pub use nsm::NsmProvider;
+pub use tsm::SevSnpProvider;
 
 use crate::error::Result;
 

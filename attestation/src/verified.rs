@@ -65,3 +65,48 @@ impl VerifiedAttestation {
         self.debug
     }
 }
+
+/// Evidence of either kind that passed every check: what [`crate::Verifier::verify`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verified {
+    /// An AWS Nitro Enclaves attestation document.
+    Nitro(VerifiedAttestation),
+    /// An AMD SEV-SNP report.
+    SevSnp(crate::sev_snp::VerifiedSevSnp),
+}
+
+impl Verified {
+    /// Which platform attested.
+    pub fn platform(&self) -> crate::Platform {
+        match self {
+            Self::Nitro(_) => crate::Platform::Nitro,
+            Self::SevSnp(_) => crate::Platform::SevSnp,
+        }
+    }
+
+    /// Whether the attested environment is debuggable (Nitro debug mode, or an SEV-SNP guest
+    /// policy that allows debugging); only possible when the policy allowed it.
+    pub fn is_debug(&self) -> bool {
+        match self {
+            Self::Nitro(nitro) => nitro.is_debug(),
+            Self::SevSnp(sev) => sev.is_debug(),
+        }
+    }
+
+    /// The Nitro document, if that is what was verified.
+    pub fn as_nitro(&self) -> Option<&VerifiedAttestation> {
+        match self {
+            Self::Nitro(nitro) => Some(nitro),
+            Self::SevSnp(_) => None,
+        }
+    }
+
+    /// The SEV-SNP report, if that is what was verified.
+    pub fn as_sev_snp(&self) -> Option<&crate::sev_snp::VerifiedSevSnp> {
+        match self {
+            Self::Nitro(_) => None,
+            Self::SevSnp(sev) => Some(sev),
+        }
+    }
+}

@@ -2,8 +2,9 @@
 //!
 //! 1. Parse: COSE_Sign1 (tag 18 optional), protected header exactly ES384, 96-byte signature,
 //!    payload fields and limits, PCR digest SHA384 ([`AttestationDocument::parse`]).
-//! 2. Certificate chain: pinned root fingerprint, algorithms, validity at `at`, signatures,
-//!    CA constraints (see [`crate::certificate`]).
+//! 2. Certificate chain: pinned root fingerprint, then the positional walk (algorithms,
+//!    validity at `at`, signatures, CA constraints; see [`crate::certificate`]), then
+//!    rustls-webpki's path validation ([`crate::cert_path`]).
 //! 3. Document signature: ES384 over the COSE Sig_structure with the leaf certificate's key.
 //! 4. Policy: debug mode, expected PCRs, nonce, timestamp not in the future and not too old.
 //!
@@ -11,11 +12,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use p384::ecdsa::Signature;
-use p384::ecdsa::signature::Verifier;
 use subtle::ConstantTimeEq;
 
-use crate::certificate::verify_chain;
+use crate::certificate::{ChainProfile, verify_chain};
 use crate::document::AttestationDocument;
 use crate::error::{AttestationError, Result};
 use crate::policy::Policy;
@@ -37,13 +36,20 @@ pub(crate) fn verify_document(
 ) -> Result<VerifiedAttestation> {
     let AttestationDocument { cose, payload } = document;
 
-    let leaf_key = verify_chain(&payload.cabundle, &payload.certificate, &policy.root, at)?;
+    if payload.cabundle.is_empty() {
+        return Err(AttestationError::Malformed("cabundle is empty"));
+    }
+    let chain: Vec<&[u8]> = payload
+        .cabundle
+        .iter()
+        .map(Vec::as_slice)
+        .chain([payload.certificate.as_slice()])
+        .collect();
+    let leaf_key = verify_chain(&chain, &policy.root, at, ChainProfile::Nitro)?;
 
-    let signature =
-        Signature::from_slice(&cose.signature).map_err(|_| AttestationError::DocumentSignature)?;
-    leaf_key
-        .verify(&cose.to_be_signed()?, &signature)
-        .map_err(|_| AttestationError::DocumentSignature)?;
+    if !leaf_key.verifies(&cose.to_be_signed()?, &cose.signature) {
+        return Err(AttestationError::DocumentSignature);
+    }
 
     let debug = match payload.pcrs.get(&0) {
         Some(pcr0) => pcr0.iter().all(|byte| *byte == 0),
@@ -92,4 +98,83 @@ pub(crate) fn verify_document(
         nonce: payload.nonce,
         debug,
     })
+}
+
+/// A verifier for evidence of either kind, each checked under its own policy.
+///
+/// ```no_run
+/// use std::time::SystemTime;
+/// use ok2cry_attestation::{Policy, Verifier, sev_snp::SevSnpPolicy};
+/// # fn demo(evidence: &[u8], pcr0: [u8; 48], measurement: [u8; 48]) -> ok2cry_attestation::Result<()> {
+/// let verifier = Verifier::new()
+///     .with_nitro(Policy::strict().expect_pcr(0, pcr0))
+///     .with_sev_snp(SevSnpPolicy::strict().expect_measurement(measurement));
+/// let verified = verifier.verify(evidence, SystemTime::now())?;
+/// println!("attested by {}", verified.platform());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Verifier {
+    nitro: Option<Policy>,
+    sev_snp: Option<crate::sev_snp::SevSnpPolicy>,
+}
+
+impl Verifier {
+    /// A verifier that accepts nothing until a policy is given for a platform.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Both platforms under their strict policies (pinned roots, debugging refused, nothing
+    /// else required: add measurements before relying on it).
+    pub fn strict() -> Self {
+        Self::new()
+            .with_nitro(Policy::strict())
+            .with_sev_snp(crate::sev_snp::SevSnpPolicy::strict())
+    }
+
+    /// Accepts Nitro documents under `policy`.
+    pub fn with_nitro(mut self, policy: Policy) -> Self {
+        self.nitro = Some(policy);
+        self
+    }
+
+    /// Accepts SEV-SNP evidence under `policy`.
+    pub fn with_sev_snp(mut self, policy: crate::sev_snp::SevSnpPolicy) -> Self {
+        self.sev_snp = Some(policy);
+        self
+    }
+
+    /// The Nitro policy, if Nitro documents are accepted.
+    pub fn nitro(&self) -> Option<&Policy> {
+        self.nitro.as_ref()
+    }
+
+    /// The SEV-SNP policy, if SEV-SNP evidence is accepted.
+    pub fn sev_snp(&self) -> Option<&crate::sev_snp::SevSnpPolicy> {
+        self.sev_snp.as_ref()
+    }
+
+    /// Detects the kind of `evidence` and verifies it under that platform's policy at `at`.
+    pub fn verify(&self, evidence: &[u8], at: SystemTime) -> Result<crate::Verified> {
+        use crate::Platform;
+        match Platform::detect(evidence)? {
+            Platform::Nitro => {
+                let policy = self
+                    .nitro
+                    .as_ref()
+                    .ok_or(AttestationError::PlatformNotAllowed(Platform::Nitro.name()))?;
+                verify(evidence, policy, at).map(crate::Verified::Nitro)
+            }
+            Platform::SevSnp => {
+                let policy = self
+                    .sev_snp
+                    .as_ref()
+                    .ok_or(AttestationError::PlatformNotAllowed(
+                        Platform::SevSnp.name(),
+                    ))?;
+                crate::sev_snp::verify_sev_snp(evidence, policy, at).map(crate::Verified::SevSnp)
+            }
+        }
+    }
 }

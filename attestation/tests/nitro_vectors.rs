@@ -345,3 +345,73 @@ fn malformed_and_foreign_algorithm_documents_are_refused() {
         Err(AttestationError::UnsupportedAlgorithm(_))
     ));
 }
+
+/// Every single-byte alteration of a whole document (COSE structure, payload, certificates,
+/// signature) is refused. One test per document so the harness runs them side by side.
+fn every_single_byte_alteration_is_refused(name: &str, ms: u64, policy: &Policy) {
+    let bytes = vector(name);
+    verify(&bytes, policy, at_ms(ms)).unwrap();
+    for index in 0..bytes.len() {
+        assert!(
+            verify(&flip(&bytes, index), policy, at_ms(ms)).is_err(),
+            "{name}: flipping byte {index} was accepted"
+        );
+    }
+}
+
+#[test]
+fn every_single_byte_alteration_of_the_2025_document_is_refused() {
+    every_single_byte_alteration_is_refused(PROD_2025.0, PROD_2025.1, &Policy::strict());
+}
+
+#[test]
+fn every_single_byte_alteration_of_the_2021_document_is_refused() {
+    every_single_byte_alteration_is_refused(PROD_2021.0, PROD_2021.1, &Policy::strict());
+}
+
+#[test]
+fn every_single_byte_alteration_of_the_debug_document_is_refused() {
+    // Debug allowed, so that only the alteration can cause the refusal.
+    let policy = Policy::strict().danger_allow_debug();
+    every_single_byte_alteration_is_refused(DEBUG_2024.0, DEBUG_2024.1, &policy);
+}
+
+#[test]
+fn truncated_empty_and_oversized_documents_are_refused() {
+    let verifier = ok2cry_attestation::Verifier::strict();
+    for (name, ms) in [PROD_2025, PROD_2021, DEBUG_2024] {
+        let bytes = vector(name);
+        for len in 0..bytes.len() {
+            assert!(
+                verifier.verify(&bytes[..len], at_ms(ms)).is_err(),
+                "{name}: a {len}-byte prefix was accepted"
+            );
+        }
+    }
+    assert!(matches!(
+        verifier.verify(&[], at_ms(PROD_2025.1)),
+        Err(AttestationError::Malformed(_))
+    ));
+    let mut oversized = vector(PROD_2025.0);
+    oversized.resize(ok2cry_attestation::MAX_EVIDENCE_LEN + 1, 0);
+    assert!(matches!(
+        verifier.verify(&oversized, at_ms(PROD_2025.1)),
+        Err(AttestationError::Malformed(_))
+    ));
+    // The platform-neutral verifier says which kind it verified; one without a Nitro policy
+    // refuses Nitro documents.
+    let verified = verifier
+        .verify(&vector(PROD_2025.0), at_ms(PROD_2025.1))
+        .unwrap();
+    assert_eq!(verified.platform(), ok2cry_attestation::Platform::Nitro);
+    assert_eq!(
+        verified.as_nitro().map(VerifiedAttestation::module_id),
+        Some("i-0bee92034f3d60691-enc01943c5eaab3ad6a")
+    );
+    assert_eq!(
+        ok2cry_attestation::Verifier::new()
+            .with_sev_snp(ok2cry_attestation::sev_snp::SevSnpPolicy::strict())
+            .verify(&vector(PROD_2025.0), at_ms(PROD_2025.1)),
+        Err(AttestationError::PlatformNotAllowed("AWS Nitro Enclaves"))
+    );
+}

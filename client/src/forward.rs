@@ -15,6 +15,12 @@
 //! through byte for byte, bodies untouched. With [`ForwardLayer::with_logging`], it logs each
 //! forwarded key id, and each envelope's key id and sealed length, through `tracing` — nothing
 //! else (a key id is not secret; tokens and sealed bytes are not logged).
+//!
+//! With [`ForwardLayer::require_attested_keys`] (features `proxy` and `attestation`) the layer
+//! also *verifies* every forwarded key token against the service's attested JWK set
+//! ([`crate::attested::AttestedKeys`]): a token that does not verify, has expired, or was
+//! signed by a key the attestation does not commit to is refused like a malformed one (400 in
+//! a request, 502 in a response), and so is every token while no attested set is held.
 
 use crate::{Envelope, Error, KeyToken, headers};
 use axum::BoxError;
@@ -48,6 +54,16 @@ pub enum ForwardError {
     Repeated {
         /// The header.
         field: &'static str,
+    },
+    /// The key token does not verify against the attested JWK set, or was signed by a key the
+    /// service's attestation does not commit to (feature `attestation`).
+    #[cfg(feature = "attestation")]
+    #[error("{field}: not trusted through the service's attestation: {source}")]
+    NotAttested {
+        /// The header.
+        field: &'static str,
+        /// Why.
+        source: crate::attested::AttestedError,
     },
     /// The header value is not visible ASCII.
     #[error("{field}: not visible ASCII text")]
@@ -162,11 +178,45 @@ struct Found {
     envelope: Option<Envelope>,
 }
 
-fn check_headers(map: &HeaderMap) -> Result<Found, ForwardError> {
-    Ok(Found {
+fn check_headers(map: &HeaderMap, policy: &KeyPolicy) -> Result<Found, ForwardError> {
+    let found = Found {
         key: key_from_headers(map)?,
         envelope: envelope_from_headers(map)?,
-    })
+    };
+    policy.check(found.key.as_ref())?;
+    Ok(found)
+}
+
+/// What the layer requires of key tokens beyond their syntax.
+#[derive(Debug, Clone, Default)]
+enum KeyPolicy {
+    /// Syntax only.
+    #[default]
+    Syntax,
+    /// Verified against the attested JWK set held here.
+    #[cfg(feature = "attestation")]
+    Attested(crate::attested::AttestedKeys),
+}
+
+impl KeyPolicy {
+    fn check(&self, key: Option<&KeyToken>) -> Result<(), ForwardError> {
+        match (self, key) {
+            (Self::Syntax, _) | (_, None) => Ok(()),
+            #[cfg(feature = "attestation")]
+            (Self::Attested(keys), Some(token)) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                keys.verify_token(token.as_str(), now)
+                    .map(|_| ())
+                    .map_err(|source| ForwardError::NotAttested {
+                        field: headers::KEY_TOKEN,
+                        source,
+                    })
+            }
+        }
+    }
 }
 
 fn log_found(direction: &'static str, found: &Found) {
@@ -207,15 +257,25 @@ fn problem(status: StatusCode, slug: &str, title: &str, detail: String) -> Respo
 
 /// A tower layer that checks `Ok2cry-*` headers in both directions and forwards well-formed
 /// ones untouched. See the [module documentation](self).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ForwardLayer {
     log: bool,
+    keys: KeyPolicy,
 }
 
 impl ForwardLayer {
     /// A layer that checks and forwards, without logging.
     pub fn new() -> Self {
-        Self { log: false }
+        Self::default()
+    }
+
+    /// Also verify every forwarded key token against the attested JWK set in `keys`, which the
+    /// application keeps current (e.g. from `Ok2cryClient::attest`, after each signing-key
+    /// rotation). While `keys` holds no set, every key token is refused.
+    #[cfg(feature = "attestation")]
+    pub fn require_attested_keys(mut self, keys: crate::attested::AttestedKeys) -> Self {
+        self.keys = KeyPolicy::Attested(keys);
+        self
     }
 
     /// Also log each forwarded key id, and each envelope's key id and sealed length, at INFO.
@@ -232,6 +292,7 @@ impl<S> Layer<S> for ForwardLayer {
         Forward {
             inner,
             log: self.log,
+            keys: self.keys.clone(),
         }
     }
 }
@@ -241,6 +302,7 @@ impl<S> Layer<S> for ForwardLayer {
 pub struct Forward<S> {
     inner: S,
     log: bool,
+    keys: KeyPolicy,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Forward<S>
@@ -260,7 +322,8 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let log = self.log;
-        match check_headers(request.headers()) {
+        let keys = self.keys.clone();
+        match check_headers(request.headers(), &keys) {
             Ok(found) => {
                 if log {
                     log_found("request", &found);
@@ -282,7 +345,7 @@ where
         let future = self.inner.call(request);
         Box::pin(async move {
             let response = future.await?;
-            match check_headers(response.headers()) {
+            match check_headers(response.headers(), &keys) {
                 Ok(found) => {
                     if log {
                         log_found("response", &found);

@@ -116,6 +116,11 @@ pub enum HttpError {
     /// even after refreshing the JWK set).
     #[error(transparent)]
     Protocol(#[from] Error),
+    /// The service's attestation, or the JWK set or audit key it commits to, was refused
+    /// (feature `attestation`).
+    #[cfg(feature = "attestation")]
+    #[error(transparent)]
+    Attestation(#[from] crate::attested::AttestedError),
 }
 
 fn problem_suffix(problem: Option<&Problem>) -> String {
@@ -210,10 +215,13 @@ enum Auth {
     Bearer(Arc<dyn BearerTokenProvider>),
 }
 
-/// A cached JWK set.
+/// A cached JWK set (and, when attestation is required, the attestation it passed).
+#[derive(Clone)]
 struct CachedJwks {
     jwks: Arc<Jwks>,
     fetched: Instant,
+    #[cfg(feature = "attestation")]
+    attested: Option<Arc<crate::attested::AttestedJwks>>,
 }
 
 /// Builds an [`Ok2cryClient`].
@@ -224,6 +232,8 @@ pub struct ClientBuilder {
     bearer: Option<Arc<dyn BearerTokenProvider>>,
     timeout: Duration,
     jwks_max_age: Duration,
+    #[cfg(feature = "attestation")]
+    require_attestation: Option<ok2cry_attestation::Verifier>,
 }
 
 impl ClientBuilder {
@@ -260,6 +270,17 @@ impl ClientBuilder {
     /// refreshes it at once regardless.
     pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
         self.jwks_max_age = max_age;
+        self
+    }
+
+    /// Trusts key tokens only through the service's attestation (feature `attestation`): every
+    /// JWK set the client uses is fetched together with fresh attestation evidence (a random
+    /// nonce per fetch) and accepted only if `verifier` accepts the evidence and the evidence
+    /// commits to exactly that set; a token is accepted only if a committed key signed it.
+    /// See [`Ok2cryClient::attest`].
+    #[cfg(feature = "attestation")]
+    pub fn require_attestation(mut self, verifier: ok2cry_attestation::Verifier) -> Self {
+        self.require_attestation = Some(verifier);
         self
     }
 
@@ -311,6 +332,8 @@ impl ClientBuilder {
             jwks: Mutex::new(None),
             jwks_refresh: tokio::sync::Mutex::new(()),
             jwks_max_age: self.jwks_max_age,
+            #[cfg(feature = "attestation")]
+            require_attestation: self.require_attestation,
         })
     }
 }
@@ -328,6 +351,8 @@ pub struct Ok2cryClient {
     // wait for one fetch instead of each sending their own.
     jwks_refresh: tokio::sync::Mutex<()>,
     jwks_max_age: Duration,
+    #[cfg(feature = "attestation")]
+    require_attestation: Option<ok2cry_attestation::Verifier>,
 }
 
 impl std::fmt::Debug for Ok2cryClient {
@@ -356,6 +381,8 @@ impl Ok2cryClient {
             bearer: None,
             timeout: DEFAULT_TIMEOUT,
             jwks_max_age: DEFAULT_JWKS_MAX_AGE,
+            #[cfg(feature = "attestation")]
+            require_attestation: None,
         }
     }
 
@@ -422,35 +449,54 @@ impl Ok2cryClient {
     }
 
     /// The service's JWK set (`GET /.well-known/jwks.json`), from the cache while it is younger
-    /// than the configured maximum age.
+    /// than the configured maximum age. With [`ClientBuilder::require_attestation`], only an
+    /// attested set.
     pub async fn jwks(&self) -> Result<Arc<Jwks>, HttpError> {
-        if let Some(jwks) = self.cached_jwks(true) {
-            return Ok(jwks);
+        if let Some(cached) = self.cached_jwks(true) {
+            return Ok(cached.jwks);
         }
-        self.refresh_jwks(None, false).await
+        Ok(self.refresh_jwks(None, false).await?.jwks)
     }
 
     /// Fetches the JWK set again, whatever the cache holds, and caches it.
     pub async fn refresh_jwks_now(&self) -> Result<Arc<Jwks>, HttpError> {
-        self.refresh_jwks(None, true).await
+        Ok(self.refresh_jwks(None, true).await?.jwks)
     }
 
-    /// Verifies a key token against the service's JWK set at the current time.
+    /// Verifies a key token against the service's JWK set at the current time (with
+    /// [`ClientBuilder::require_attestation`]: against the attested set, and only if a
+    /// committed key signed it).
     ///
     /// If the token's signing key is not in the cached set (the service rotated its signing
     /// key), the set is fetched once more; a kid still unknown is
     /// `HttpError::Protocol(Error::UnknownSigningKey)`.
     pub async fn verify_token(&self, token: &str) -> Result<VerifiedKey, HttpError> {
         let parsed = KeyToken::parse(token)?;
-        let jwks = self.jwks().await?;
-        let first = parsed.verify(&jwks, unix_now());
-        match first {
-            Err(Error::UnknownSigningKey) => {
-                let fresh = self.refresh_jwks(Some(&jwks), false).await?;
-                Ok(parsed.verify(&fresh, unix_now())?)
+        let cached = match self.cached_jwks(true) {
+            Some(cached) => cached,
+            None => self.refresh_jwks(None, false).await?,
+        };
+        match Self::check_token(&parsed, &cached) {
+            Err(HttpError::Protocol(Error::UnknownSigningKey)) => {
+                let fresh = self.refresh_jwks(Some(&cached.jwks), false).await?;
+                Self::check_token(&parsed, &fresh)
             }
-            other => Ok(other?),
+            other => other,
         }
+    }
+
+    fn check_token(token: &KeyToken, cached: &CachedJwks) -> Result<VerifiedKey, HttpError> {
+        #[cfg(feature = "attestation")]
+        if let Some(attested) = &cached.attested {
+            use crate::attested::AttestedError;
+            return attested
+                .verify_token(token.as_str(), unix_now())
+                .map_err(|e| match e {
+                    AttestedError::Token(error) => HttpError::Protocol(error),
+                    other => HttpError::Attestation(other),
+                });
+        }
+        Ok(token.verify(&cached.jwks, unix_now())?)
     }
 
     /// `GET /v1/audit/events?after=N&limit=M` (auditor role): one page of audit events,
@@ -495,46 +541,141 @@ impl Ok2cryClient {
         json_body(response).await
     }
 
+    /// `GET /v1/attestation?nonce=<hex>`: the service's attestation answer, unverified.
+    #[cfg(feature = "attestation")]
+    pub async fn attestation_response(
+        &self,
+        nonce: &[u8],
+    ) -> Result<ok2cry_attestation::AttestationResponse, HttpError> {
+        let path = format!("/v1/attestation?nonce={}", hex_lower(nonce));
+        let response = self.send(self.request(Method::GET, &path)?).await?;
+        json_body(response).await
+    }
+
+    /// `GET /v1/audit/key` (auditor role): the audit checkpoint key, SPKI PEM.
+    pub async fn audit_key_pem(&self) -> Result<String, HttpError> {
+        #[derive(Deserialize)]
+        struct AuditKey {
+            public_key_pem: String,
+        }
+        let response = self
+            .send(self.request(Method::GET, "/v1/audit/key")?)
+            .await?;
+        let key: AuditKey = json_body(response).await?;
+        Ok(key.public_key_pem)
+    }
+
+    /// Checks the service's attestation end to end, in one call: asks for evidence with a
+    /// fresh random nonce, fetches the JWK set and, when this client's credentials may read
+    /// it, the audit key, and verifies with
+    /// [`verify_service_attestation`](crate::attested::verify_service_attestation) that the
+    /// evidence passes `verifier`, answers the nonce, and commits to exactly that JWK set and
+    /// audit key. An audit key this client may not read (no auditor role) is reported as
+    /// [`AuditKeyCheck::NotChecked`](crate::attested::AuditKeyCheck::NotChecked), not refused.
+    #[cfg(feature = "attestation")]
+    pub async fn attest(
+        &self,
+        verifier: &ok2cry_attestation::Verifier,
+    ) -> Result<crate::attested::AttestedService, HttpError> {
+        use crate::attested::{AuditKeyCheck, verify_service_attestation};
+        let mut nonce = [0u8; 32];
+        getrandom::fill(&mut nonce)
+            .map_err(|e| HttpError::Config(format!("no random nonce: {e}")))?;
+        let response = self.attestation_response(&nonce).await?;
+        let jwks = self.get_jwks().await?;
+        let (audit_pem, not_fetched) = match self.audit_key_pem().await {
+            Ok(pem) => (Some(pem), None),
+            Err(HttpError::Status { status: 403, .. }) => (
+                None,
+                Some("this client's credentials lack the auditor role (403)".to_owned()),
+            ),
+            Err(HttpError::Status { status: 404, .. }) => (
+                None,
+                Some("the service has no audit log to read the key from (404)".to_owned()),
+            ),
+            Err(other) => return Err(other),
+        };
+        let mut service = verify_service_attestation(
+            &response,
+            verifier,
+            SystemTime::now(),
+            Some(&nonce),
+            &jwks,
+            audit_pem.as_deref(),
+        )?;
+        if let (AuditKeyCheck::NotChecked { reason, .. }, Some(why)) =
+            (&mut service.audit_key, not_fetched)
+        {
+            *reason = why;
+        }
+        Ok(service)
+    }
+
     // ---- internals ----
 
-    fn cached_jwks(&self, fresh_only: bool) -> Option<Arc<Jwks>> {
+    fn cached_jwks(&self, fresh_only: bool) -> Option<CachedJwks> {
         let guard = self.jwks.lock().ok()?;
         guard
             .as_ref()
             .filter(|c| !fresh_only || c.fetched.elapsed() < self.jwks_max_age)
-            .map(|c| c.jwks.clone())
+            .cloned()
     }
 
-    /// Fetches the JWK set and caches it. Unless `force`, a set that another task fetched
-    /// while this one waited for the lock is used instead: a fresh set when `stale` is `None`,
-    /// or a fresh set other than `stale`.
+    /// Fetches the JWK set (through the attestation, when required) and caches it. Unless
+    /// `force`, a set that another task fetched while this one waited for the lock is used
+    /// instead: a fresh set when `stale` is `None`, or a fresh set other than `stale`.
     async fn refresh_jwks(
         &self,
         stale: Option<&Arc<Jwks>>,
         force: bool,
-    ) -> Result<Arc<Jwks>, HttpError> {
+    ) -> Result<CachedJwks, HttpError> {
         let _single_flight = self.jwks_refresh.lock().await;
         if !force && let Some(current) = self.cached_jwks(true) {
             let usable = match stale {
                 None => true,
-                Some(stale) => !Arc::ptr_eq(stale, &current),
+                Some(stale) => !Arc::ptr_eq(stale, &current.jwks),
             };
             if usable {
                 return Ok(current);
             }
         }
+        let entry = self.fetch_jwks().await?;
+        if let Ok(mut guard) = self.jwks.lock() {
+            *guard = Some(entry.clone());
+        }
+        Ok(entry)
+    }
+
+    #[cfg(not(feature = "attestation"))]
+    async fn fetch_jwks(&self) -> Result<CachedJwks, HttpError> {
+        Ok(CachedJwks {
+            jwks: Arc::new(self.get_jwks().await?),
+            fetched: Instant::now(),
+        })
+    }
+
+    #[cfg(feature = "attestation")]
+    async fn fetch_jwks(&self) -> Result<CachedJwks, HttpError> {
+        let (jwks, attested) = match &self.require_attestation {
+            None => (self.get_jwks().await?, None),
+            Some(verifier) => {
+                let service = self.attest(verifier).await?;
+                (service.jwks.jwks().clone(), Some(Arc::new(service.jwks)))
+            }
+        };
+        Ok(CachedJwks {
+            jwks: Arc::new(jwks),
+            fetched: Instant::now(),
+            attested,
+        })
+    }
+
+    /// `GET /.well-known/jwks.json`, uncached.
+    async fn get_jwks(&self) -> Result<Jwks, HttpError> {
         let response = self
             .send(self.request(Method::GET, "/.well-known/jwks.json")?)
             .await?;
-        let jwks: Jwks = json_body(response).await?;
-        let jwks = Arc::new(jwks);
-        if let Ok(mut guard) = self.jwks.lock() {
-            *guard = Some(CachedJwks {
-                jwks: jwks.clone(),
-                fetched: Instant::now(),
-            });
-        }
-        Ok(jwks)
+        json_body(response).await
     }
 
     fn request(&self, method: Method, path: &str) -> Result<RequestBuilder, HttpError> {
@@ -640,6 +781,11 @@ async fn read_limited(mut response: Response) -> Result<Zeroizing<Vec<u8>>, Http
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+#[cfg(feature = "attestation")]
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unix_now() -> u64 {

@@ -25,8 +25,11 @@
 //! - [`headers`]: the HTTP header names used to forward keys and envelopes.
 //! - `http` (feature `http`): an async client of the service.
 //! - `forward` (feature `proxy`): helpers and a tower layer for proxies.
-//! - `attested` (feature `attestation`): trusting a JWK set only through a verified
-//!   attestation.
+//! - `attested` (feature `attestation`): trusting a JWK set only through verified attestation
+//!   evidence (Nitro or SEV-SNP): the binding check over a `GET /v1/attestation` answer, the
+//!   proof type `AttestedJwks`, and `AttestedKeys` for proxies; with `http`,
+//!   `Ok2cryClient::attest` does it in one call and `require_attestation` makes the client use
+//!   only attested keys.
 
 mod b64;
 pub mod envelope;

@@ -34,9 +34,10 @@ pub enum Command {
     /// A witness of audit logs (C2SP tlog-witness): its key and its server.
     #[command(subcommand)]
     Witness(audit::WitnessCommand),
-    /// Attestation: verify a Nitro attestation document; write release provenance.
+    /// Attestation: verify AWS Nitro or AMD SEV-SNP evidence and the keys it binds; write
+    /// release provenance.
     #[command(subcommand)]
-    Attest(AttestCommand),
+    Attest(crate::attest_cli::AttestCommand),
     /// Make an ephemeral key pair of your own (an end user's key, for the reveal flow).
     Keygen {
         /// Where to write the private key (JWK with "d", mode 0600).
@@ -113,51 +114,6 @@ pub enum KeyCommand {
         service: ServiceArgs,
         /// The key id.
         key_id: String,
-    },
-}
-
-/// `ok2cry attest …`
-#[derive(Debug, Subcommand)]
-pub enum AttestCommand {
-    /// Verify an attestation document (COSE_Sign1, raw bytes, or the JSON that
-    /// GET /v1/attestation returns) and print what was verified.
-    Verify {
-        /// The document file.
-        #[arg(long)]
-        document: PathBuf,
-        /// Expected PCR values, as INDEX=HEX (repeatable).
-        #[arg(long = "pcr")]
-        pcrs: Vec<String>,
-        /// The nonce the document must carry (hex).
-        #[arg(long)]
-        nonce: Option<String>,
-        /// Verify at this time (Unix milliseconds) instead of now: for archived documents.
-        #[arg(long)]
-        at_ms: Option<u64>,
-        /// Pin another root than the AWS Nitro root (SHA-256 fingerprint, hex).
-        #[arg(long)]
-        root_fingerprint: Option<String>,
-        /// Accept a debug-mode enclave (PCR0 all zeros), e.g. the development provider.
-        #[arg(long)]
-        allow_debug: bool,
-    },
-    /// Write an in-toto release provenance statement (source commit, binary digest, PCRs).
-    Provenance {
-        /// The binary.
-        #[arg(long)]
-        binary: PathBuf,
-        /// The git commit it was built from.
-        #[arg(long)]
-        commit: String,
-        /// The source repository URI.
-        #[arg(long, default_value = "git+https://example.invalid/ok2cry")]
-        source: String,
-        /// Who built it.
-        #[arg(long, default_value = "local")]
-        builder: String,
-        /// PCR0, PCR1, PCR2 in hex as printed by nitro-cli build-enclave.
-        #[arg(long, num_args = 3)]
-        pcrs: Vec<String>,
     },
 }
 
@@ -288,7 +244,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Partners(p) => partners(p),
         Command::Audit(a) => audit::audit(a).await,
         Command::Witness(w) => audit::witness(w).await,
-        Command::Attest(a) => attest(a),
+        Command::Attest(a) => crate::attest_cli::run(a).await,
         Command::Keygen { out } => keygen(&out),
         Command::Seal(args) => seal(args),
         Command::Open {
@@ -559,111 +515,6 @@ fn open_local(key_file: &Path, context: &str, keep_key: bool) -> Result<(), CliE
     std::io::stdout()
         .write_all(plaintext.expose_secret())
         .map_err(fail("stdout"))
-}
-
-fn attest(command: AttestCommand) -> Result<(), CliError> {
-    use base64ct::{Base64, Encoding};
-    use ok2cry_attestation::{Policy, RootFingerprint, verify};
-    match command {
-        AttestCommand::Verify {
-            document,
-            pcrs,
-            nonce,
-            at_ms,
-            root_fingerprint,
-            allow_debug,
-        } => {
-            let bytes = std::fs::read(&document).map_err(fail(&document.display().to_string()))?;
-            // The service's JSON answer carries the document in base64.
-            let bytes = match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                Ok(v) => Base64::decode_vec(v["document"].as_str().unwrap_or_default())
-                    .map_err(|_| CliError("JSON without a base64 document".into()))?,
-                Err(_) => bytes,
-            };
-            let mut policy = Policy::strict();
-            if let Some(fp) = root_fingerprint {
-                policy = policy
-                    .with_root(RootFingerprint::from_hex(&fp).map_err(fail("root fingerprint"))?);
-            }
-            for pcr in &pcrs {
-                let (index, value) = pcr
-                    .split_once('=')
-                    .ok_or_else(|| CliError(format!("--pcr {pcr}: expected INDEX=HEX")))?;
-                let index: u8 = index.parse().map_err(fail("PCR index"))?;
-                policy = policy.expect_pcr(index, hex::decode(value).map_err(fail("PCR value"))?);
-            }
-            if let Some(n) = nonce {
-                policy = policy.require_nonce(hex::decode(n).map_err(fail("nonce"))?);
-            }
-            if allow_debug {
-                policy = policy.danger_allow_debug();
-            }
-            let at = match at_ms {
-                Some(ms) => std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
-                None => std::time::SystemTime::now(),
-            };
-            let verified =
-                verify(&bytes, &policy, at).map_err(|e| CliError(format!("NOT verified: {e}")))?;
-            println!(
-                "verified: COSE_Sign1 ES384 signature, certificate chain to the pinned root, validity at the given time"
-            );
-            println!("module_id: {}", verified.module_id());
-            println!("timestamp_ms: {}", verified.timestamp_ms());
-            println!("debug mode: {}", verified.is_debug());
-            for (i, v) in verified.pcrs() {
-                if *i <= 8 {
-                    println!(
-                        "PCR{i}: {}{}",
-                        hex::encode(v),
-                        if pcrs.iter().any(|p| p.starts_with(&format!("{i}="))) {
-                            " (matches expected)"
-                        } else {
-                            ""
-                        }
-                    );
-                }
-            }
-            if let Some(n) = verified.nonce() {
-                println!("nonce: {}", hex::encode(n));
-            }
-            if let Some(u) = verified.user_data() {
-                println!("user_data: {}", hex::encode(u));
-            }
-            Ok(())
-        }
-        AttestCommand::Provenance {
-            binary,
-            commit,
-            source,
-            builder,
-            pcrs,
-        } => {
-            use sha2::Digest;
-            let bytes = std::fs::read(&binary).map_err(fail(&binary.display().to_string()))?;
-            let mut values = [[0u8; 48]; 3];
-            for (slot, text) in values.iter_mut().zip(&pcrs) {
-                let v = hex::decode(text).map_err(fail("PCR"))?;
-                *slot = v
-                    .try_into()
-                    .map_err(|_| CliError("each PCR must be 48 bytes (96 hex digits)".into()))?;
-            }
-            let statement =
-                ok2cry_attestation::release_statement(&ok2cry_attestation::ReleaseProvenance {
-                    binary_name: binary
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    binary_sha256: sha2::Sha256::digest(&bytes).into(),
-                    source_uri: source,
-                    source_commit: commit,
-                    builder_id: builder,
-                    pcrs: values,
-                })
-                .map_err(fail("provenance"))?;
-            println!("{statement}");
-            Ok(())
-        }
-    }
 }
 
 fn service_client(args: &ServiceArgs) -> Result<ok2cry_client::http::Ok2cryClient, CliError> {
