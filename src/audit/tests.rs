@@ -926,3 +926,56 @@ async fn since_verifies_only_what_is_new_and_keeps_the_rules() {
     );
     assert!(!report.is_ok());
 }
+
+/// Every suffix cut from a log (one line, two, … all but the first) is detected by an auditor
+/// who holds the newest checkpoint (saved, or fetched from a witness), whether or not the
+/// checkpoint records beyond the cut are removed too.
+#[tokio::test]
+async fn every_suffix_truncation_is_detected_against_a_held_checkpoint() {
+    let d = dirs();
+    let s = sample(&d).await;
+    let held = std::fs::read_to_string(store::latest_checkpoint_path(&d.key)).unwrap();
+    let seg = layout::segment_path(&d.log, 2);
+    let records = layout::checkpoints_path(&d.log, 2);
+    let original = lines(&seg);
+    let original_records = lines(&records);
+    let first = Event::parse_line(&original[0]).unwrap().seq;
+    let opts = VerifyOptions {
+        log_keys: vec![s.key.clone()],
+        grace_ms: 500,
+        checkpoints: vec![held],
+        ..VerifyOptions::default()
+    };
+    assert!(verify_dir(&d.log, &opts, |_| {}).is_ok());
+    for cut in 1..original.len() {
+        let kept = &original[..original.len() - cut];
+        write_lines(&seg, kept);
+        let size = first + kept.len() as u64;
+        for drop_records in [false, true] {
+            let recs: Vec<String> = original_records
+                .iter()
+                .filter(|l| {
+                    !drop_records
+                        || serde_json::from_str::<serde_json::Value>(l).unwrap()["size"]
+                            .as_u64()
+                            .unwrap()
+                            <= size
+                })
+                .cloned()
+                .collect();
+            write_lines(&records, &recs);
+            let report = verify_dir(&d.log, &opts, |_| {});
+            assert!(
+                report
+                    .violations
+                    .iter()
+                    .any(|v| v.contains("events were removed")),
+                "cut {cut} (records dropped: {drop_records}) not detected: {:#?}",
+                report.violations
+            );
+        }
+    }
+    write_lines(&seg, &original);
+    write_lines(&records, &original_records);
+    assert!(verify_dir(&d.log, &opts, |_| {}).is_ok());
+}
