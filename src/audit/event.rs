@@ -401,6 +401,8 @@ mod tests {
         assert!(id.starts_with("n1_"));
         assert_eq!(id.len(), 3 + 30);
         assert_eq!(key_id_created_ms(&id), Some(1_795_513_267_123));
+        // The example of docs/PROTOCOL.md §2.
+        assert_eq!(id, "n1_AaIM7jOzBwcHBwcHBwcHBwcHBwcHBw");
         assert!(ok2cry_client::KeyId::new(&id).is_ok());
         // Ids of another form (version 1: 16 random bytes) carry no time.
         assert_eq!(key_id_created_ms("n1_AAECAwQFBgcICQoLDA0ODw"), None);
