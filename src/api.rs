@@ -6,6 +6,7 @@
 //! caller's roles. Every error goes through [`AppError`].
 
 use crate::bearer::BearerVerifier;
+use crate::body::Object;
 use crate::clock::{Clock, iso8601};
 use crate::custody::{CreateRequest, Custody, KeyView};
 use crate::hardening::HardeningReport;
@@ -21,6 +22,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use ok2cry_client::json::Json as Tree;
 use ok2cry_client::{Envelope, KeyId, headers};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -33,6 +35,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct ConnInfo {
     /// The verified client certificate's identity, if one was presented.
     pub cert: Option<CertIdentity>,
+    /// The connection's place in the admission budgets (absent when driven without a server).
+    pub slot: Option<Arc<crate::admission::Slot>>,
 }
 
 /// Shared state of the HTTP layer.
@@ -171,7 +175,15 @@ impl FromRequestParts<SharedState> for Caller {
                     )
                 }
             })?,
-            None => bearer_principal(parts, state)?,
+            None => {
+                let principal = bearer_principal(parts, state)?;
+                // An anonymous connection that has now proved a principal leaves the
+                // unauthenticated budget (when the authenticated one has room).
+                if let Some(slot) = &conn.slot {
+                    let _ = slot.authenticate();
+                }
+                principal
+            }
         };
         if state.rate.check_key(&principal.id).is_err() {
             return Err(AppError::RateLimited { retry_after: 1 });
@@ -240,27 +252,20 @@ pub fn app(state: SharedState) -> Router {
         .with_state(state)
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
-    serde_json::from_slice(body)
-        .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
-}
-
 fn parse_key_id(raw: &str) -> Result<KeyId, AppError> {
     Ok(KeyId::new(raw)?)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The members of a create request (docs/PROTOCOL.md §12.1); all optional.
+const CREATE_MEMBERS: [&str; 5] = ["ttl_seconds", "max_opens", "opener", "context", "label"];
+
+/// A create request as read.
+#[derive(Default)]
 struct CreateBody {
-    #[serde(default)]
     ttl_seconds: Option<u64>,
-    #[serde(default)]
     max_opens: Option<u32>,
-    #[serde(default)]
     opener: Option<String>,
-    #[serde(default)]
     context: Option<String>,
-    #[serde(default)]
     label: Option<String>,
 }
 
@@ -291,19 +296,22 @@ fn with_key_header(view: &KeyView, status: StatusCode) -> Response {
 async fn create_key(
     State(state): State<SharedState>,
     caller: Caller,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
     let principal = caller.require(Role::Issuer)?;
-    let body: CreateBody = if body.is_empty() {
-        CreateBody {
-            ttl_seconds: None,
-            max_opens: None,
-            opener: None,
-            context: None,
-            label: None,
-        }
-    } else {
-        parse_json(&body)?
+    let body = Object::read(&headers, &body, &CREATE_MEMBERS)?;
+    let body = match &body {
+        Some(o) => CreateBody {
+            ttl_seconds: o.integer("ttl_seconds", 0, ok2cry_client::json::MAX_INTEGER)?,
+            max_opens: o
+                .integer("max_opens", 0, u64::from(u32::MAX))?
+                .and_then(|n| u32::try_from(n).ok()),
+            opener: o.string("opener")?.map(str::to_owned),
+            context: o.string("context")?.map(str::to_owned),
+            label: o.string("label")?.map(str::to_owned),
+        },
+        None => CreateBody::default(),
     };
     if let Some(opener) = &body.opener
         && !state
@@ -356,26 +364,20 @@ async fn get_key(
     Ok(with_key_header(&view, StatusCode::OK))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OpenBody {
-    // Kept as text: the envelope's own reader is strict JSON (docs/PROTOCOL.md §10.1, no
-    // duplicate members), which a `Value` would already have lost.
-    envelope: Box<serde_json::value::RawValue>,
-}
-
 fn envelope_from(body: &Bytes, headers: &HeaderMap) -> Result<Envelope, AppError> {
-    if !body.is_empty() {
-        let body: OpenBody = parse_json(body)?;
-        let text = body.envelope.get();
-        return if text.starts_with('{') {
-            Ok(Envelope::from_json(text)?)
-        } else if let Ok(compact) = serde_json::from_str::<String>(text) {
-            Ok(Envelope::from_compact(&compact)?)
-        } else {
-            Err(AppError::BadRequest(
+    let not_strict = || {
+        AppError::Protocol(ok2cry_client::Error::Malformed(
+            "open request: not strict JSON",
+        ))
+    };
+    if let Some(body) = Object::read_or(headers, body, &["envelope"], not_strict)? {
+        // The whole body was read strictly (§10.1), the envelope member with it.
+        return match body.required("envelope")? {
+            tree @ Tree::Object(_) => Ok(Envelope::from_json_tree(tree)?),
+            Tree::String(compact) => Ok(Envelope::from_compact(compact)?),
+            _ => Err(AppError::BadRequest(
                 "envelope must be a JSON envelope object or a compact string".into(),
-            ))
+            )),
         };
     }
     match headers.get(headers::ENVELOPE) {

@@ -81,6 +81,8 @@ pub struct KeysConfig {
     pub max_opens: u32,
     /// Most keys alive at once; beyond, creation gets 503.
     pub max_live_keys: usize,
+    /// Most keys alive at once created by one principal; beyond, creation gets 429.
+    pub max_live_keys_per_principal: usize,
     /// Failed opens that destroy a key.
     pub max_failed_opens: u32,
     /// KEK rotation period.
@@ -101,6 +103,7 @@ impl Default for KeysConfig {
             default_ttl_seconds: 300,
             max_opens: 100,
             max_live_keys: 1_000_000,
+            max_live_keys_per_principal: 250_000,
             max_failed_opens: 5,
             kek_rotation_seconds: 600,
             signing_rotation_seconds: 3600,
@@ -120,16 +123,27 @@ pub struct LimitsConfig {
     pub max_header_bytes: usize,
     /// TLS handshake deadline.
     pub handshake_timeout_ms: u64,
-    /// Whole-request deadline.
+    /// From the first byte of a request to the end of its head.
+    pub header_timeout_ms: u64,
+    /// From the end of a request's head to the head of its response (body read and handling);
+    /// beyond, 408.
     pub request_timeout_ms: u64,
+    /// A connection with no request in flight is closed after this (HTTP/1.1 keep-alive and
+    /// HTTP/2 alike).
+    pub idle_timeout_ms: u64,
     /// Requests in flight at once; beyond, 503.
     pub max_concurrency: usize,
     /// Requests per second per principal (token bucket refill).
     pub rate_per_second: u32,
     /// Burst per principal.
     pub rate_burst: u32,
-    /// Connections open at once.
+    /// Authenticated connections open at once.
     pub max_connections: usize,
+    /// Connections not (yet) authenticated open at once: before and during the TLS handshake,
+    /// and without a client certificate until a bearer token verifies.
+    pub max_unauthenticated_connections: usize,
+    /// Of those, from one source address.
+    pub max_unauthenticated_per_address: usize,
 }
 
 impl Default for LimitsConfig {
@@ -138,11 +152,15 @@ impl Default for LimitsConfig {
             max_body_bytes: 128 * 1024,
             max_header_bytes: 16 * 1024,
             handshake_timeout_ms: 5_000,
+            header_timeout_ms: 5_000,
             request_timeout_ms: 10_000,
+            idle_timeout_ms: 30_000,
             max_concurrency: 1024,
             rate_per_second: 2_000,
             rate_burst: 4_000,
             max_connections: 4096,
+            max_unauthenticated_connections: 512,
+            max_unauthenticated_per_address: 32,
         }
     }
 }
@@ -506,6 +524,9 @@ impl Config {
         if k.max_live_keys == 0 || k.max_live_keys > 50_000_000 {
             return err("keys.max_live_keys must be between 1 and 50000000");
         }
+        if k.max_live_keys_per_principal == 0 {
+            return err("keys.max_live_keys_per_principal must be positive");
+        }
         if k.max_failed_opens == 0 {
             return err("keys.max_failed_opens must be at least 1");
         }
@@ -525,9 +546,18 @@ impl Config {
         if l.max_header_bytes < 1024 || l.max_header_bytes > 1024 * 1024 {
             return err("limits.max_header_bytes must be between 1024 and 1048576");
         }
-        if l.handshake_timeout_ms == 0 || l.request_timeout_ms == 0 {
+        if l.handshake_timeout_ms == 0
+            || l.header_timeout_ms == 0
+            || l.request_timeout_ms == 0
+            || l.idle_timeout_ms == 0
+        {
             return err(
-                "limits.handshake_timeout_ms and limits.request_timeout_ms must be positive",
+                "limits.handshake_timeout_ms, header_timeout_ms, request_timeout_ms and idle_timeout_ms must be positive",
+            );
+        }
+        if l.max_unauthenticated_connections == 0 || l.max_unauthenticated_per_address == 0 {
+            return err(
+                "limits.max_unauthenticated_connections and max_unauthenticated_per_address must be positive",
             );
         }
         if l.max_concurrency == 0
@@ -647,6 +677,7 @@ impl Config {
             default_ttl_ms: k.default_ttl_seconds * 1000,
             max_opens_limit: k.max_opens,
             max_live_keys: k.max_live_keys,
+            max_live_keys_per_principal: k.max_live_keys_per_principal,
             max_failed_opens: k.max_failed_opens,
             kek_rotation_ms: k.kek_rotation_seconds * 1000,
             signing_rotation_ms: k.signing_rotation_seconds * 1000,

@@ -54,6 +54,8 @@ pub struct CustodyConfig {
     pub max_opens_limit: u32,
     /// Most keys alive at once.
     pub max_live_keys: usize,
+    /// Most keys alive at once created by one principal.
+    pub max_live_keys_per_principal: usize,
     /// Failed opens that destroy a key.
     pub max_failed_opens: u32,
     /// KEK rotation period.
@@ -80,6 +82,7 @@ impl Default for CustodyConfig {
             default_ttl_ms: 300_000,
             max_opens_limit: 100,
             max_live_keys: 1_000_000,
+            max_live_keys_per_principal: 1_000_000,
             max_failed_opens: 5,
             kek_rotation_ms: 600_000,
             signing_rotation_ms: 3_600_000,
@@ -159,6 +162,12 @@ pub enum CustodyError {
     /// The store is full.
     #[error("key store full")]
     StoreFull,
+    /// The principal has as many live keys as its quota allows.
+    #[error("live-key quota reached")]
+    QuotaExceeded {
+        /// The quota.
+        quota: usize,
+    },
     /// The audit log cannot record creation; creation fails closed.
     #[error("audit log unavailable")]
     AuditUnavailable,
@@ -228,9 +237,42 @@ struct Shared {
     metrics: Arc<Metrics>,
     tombstones: moka::sync::Cache<KeyId, Tombstone>,
     live: AtomicUsize,
+    /// Live keys (and creations under way) per owner; owners with none are not kept.
+    owners: Mutex<std::collections::HashMap<Box<str>, usize>>,
 }
 
 impl Shared {
+    fn lock_owners(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Box<str>, usize>> {
+        // Counts are updated in one step each; a poisoned lock still holds valid counts.
+        self.owners.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts one more live key for `owner`, unless it has `quota` already.
+    fn reserve_owner(&self, owner: &str, quota: usize) -> bool {
+        let mut owners = self.lock_owners();
+        match owners.get_mut(owner) {
+            Some(n) if *n >= quota => false,
+            Some(n) => {
+                *n += 1;
+                true
+            }
+            None => {
+                owners.insert(owner.into(), 1);
+                true
+            }
+        }
+    }
+
+    fn release_owner(&self, owner: &str) {
+        let mut owners = self.lock_owners();
+        if let Some(n) = owners.get_mut(owner) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                owners.remove(owner);
+            }
+        }
+    }
+
     /// Finishes a destruction that the caller has just decided (under the entry's lock).
     /// `record`: whether to queue its event (false when it was already made durable).
     fn destroyed(
@@ -252,6 +294,7 @@ impl Shared {
             },
         );
         self.live.fetch_sub(1, Ordering::SeqCst);
+        self.release_owner(&entry.owner);
         self.metrics.live_keys.dec();
         self.metrics.count_destroyed(reason.as_str());
         if reason == DestroyReason::Expired {
@@ -292,14 +335,19 @@ fn kek_destroyed(k: &KekInfo, reason: KekDestroyReason) -> EventBody {
 
 /// Releases a reserved place in the store unless the key was handed out.
 struct Reservation<'a> {
-    live: &'a AtomicUsize,
+    shared: &'a Shared,
+    /// The owner whose count this reservation holds one of, once it does.
+    owner: Option<&'a str>,
     kept: bool,
 }
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         if !self.kept {
-            self.live.fetch_sub(1, Ordering::SeqCst);
+            self.shared.live.fetch_sub(1, Ordering::SeqCst);
+            if let Some(owner) = self.owner {
+                self.shared.release_owner(owner);
+            }
         }
     }
 }
@@ -419,6 +467,7 @@ impl Custody {
             metrics,
             tombstones,
             live: AtomicUsize::new(0),
+            owners: Mutex::new(std::collections::HashMap::new()),
         });
         let listener_shared = shared.clone();
         let cache = moka::sync::Cache::builder()
@@ -580,13 +629,20 @@ impl Custody {
         // Reserve a place first so that concurrent creations cannot overshoot the limit.
         let live = self.shared.live.fetch_add(1, Ordering::SeqCst);
         let mut reservation = Reservation {
-            live: &self.shared.live,
+            shared: &self.shared,
+            owner: None,
             kept: false,
         };
         if live >= self.config.max_live_keys {
             self.shared.metrics.store_full.inc();
             return Err(CustodyError::StoreFull);
         }
+        let quota = self.config.max_live_keys_per_principal;
+        if !self.shared.reserve_owner(&principal.id, quota) {
+            self.shared.metrics.quota_exceeded.inc();
+            return Err(CustodyError::QuotaExceeded { quota });
+        }
+        reservation.owner = Some(&principal.id);
         let view = self
             .create_reserved(principal, req, ttl, max_opens, opener)
             .await?;

@@ -27,11 +27,13 @@
 //! - [`cli`]: the command line.
 //! - [`attest_cli`]: `ok2cry attest …`: verify evidence and its binding, write provenance.
 
+pub mod admission;
 pub mod api;
 pub mod attest_cli;
 pub mod attestation_route;
 pub mod audit;
 pub mod bearer;
+pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod config;

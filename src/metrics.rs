@@ -32,6 +32,12 @@ pub struct Metrics {
     pub kek_destroyed: Counter,
     /// Creations refused because the store was full.
     pub store_full: Counter,
+    /// Creations refused because the principal had its quota of live keys.
+    pub quota_exceeded: Counter,
+    /// Connections refused at admission, by reason.
+    pub connections_refused: Family<Vec<(String, String)>, Counter>,
+    /// Connections closed by the server for a timeout, by reason.
+    pub connections_closed: Family<Vec<(String, String)>, Counter>,
     /// The `destroyed` counter of each reason seen, looked up once: making the label set and
     /// hashing it on every destruction was the sweeper's largest cost in a profile.
     destroyed_by_reason: std::sync::Mutex<Vec<(&'static str, Counter)>>,
@@ -57,6 +63,9 @@ impl Metrics {
         let kek_rotations = Counter::default();
         let kek_destroyed = Counter::default();
         let store_full = Counter::default();
+        let quota_exceeded = Counter::default();
+        let connections_refused = Family::<Vec<(String, String)>, Counter>::default();
+        let connections_closed = Family::<Vec<(String, String)>, Counter>::default();
         registry.register("live_keys", "Disposable keys alive now", live_keys.clone());
         registry.register("keys_created", "Disposable keys created", created.clone());
         registry.register("keys_opened", "Envelopes opened", opened.clone());
@@ -86,6 +95,21 @@ impl Metrics {
             "Creations refused: store full",
             store_full.clone(),
         );
+        registry.register(
+            "quota_exceeded",
+            "Creations refused: the principal's live-key quota",
+            quota_exceeded.clone(),
+        );
+        registry.register(
+            "connections_refused",
+            "Connections refused at admission, by reason",
+            connections_refused.clone(),
+        );
+        registry.register(
+            "connections_closed",
+            "Connections closed by the server for a timeout, by reason",
+            connections_closed.clone(),
+        );
         Self {
             registry,
             live_keys,
@@ -97,6 +121,9 @@ impl Metrics {
             kek_rotations,
             kek_destroyed,
             store_full,
+            quota_exceeded,
+            connections_refused,
+            connections_closed,
             destroyed_by_reason: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -118,6 +145,20 @@ impl Metrics {
             .clone();
         counter.inc();
         known.push((reason, counter));
+    }
+
+    /// Counts a connection refused at admission (a handful of fixed reasons).
+    pub fn count_connection_refused(&self, reason: &'static str) {
+        self.connections_refused
+            .get_or_create(&vec![("reason".to_owned(), reason.to_owned())])
+            .inc();
+    }
+
+    /// Counts a connection the server closed (a handful of fixed reasons).
+    pub fn count_connection_closed(&self, reason: &'static str) {
+        self.connections_closed
+            .get_or_create(&vec![("reason".to_owned(), reason.to_owned())])
+            .inc();
     }
 
     /// The text exposition format.

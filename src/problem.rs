@@ -38,12 +38,21 @@ pub enum AppError {
         /// Why.
         reason: &'static str,
     },
+    /// 408: the request was not received and handled in time (`limits.request_timeout_ms`).
+    RequestTimeout,
     /// 413: body too large.
     PayloadTooLarge(String),
+    /// 415: the body is not of the media type the route reads.
+    UnsupportedMediaType(String),
     /// 422: the envelope could not be opened (deliberately coarse).
     CannotOpen {
         /// Whether the failure destroyed the key.
         key_destroyed: bool,
+    },
+    /// 429: the principal has as many live keys as its quota allows.
+    QuotaExceeded {
+        /// The quota.
+        quota: usize,
     },
     /// 429: rate limit.
     RateLimited {
@@ -186,6 +195,32 @@ impl AppError {
                     ext,
                 )
             }
+            Self::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "Request timeout",
+                "the request was not received and handled in time".into(),
+                ext,
+            ),
+            Self::UnsupportedMediaType(d) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                d.clone(),
+                ext,
+            ),
+            Self::QuotaExceeded { quota } => {
+                ext.insert("quota".into(), json!(quota));
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "quota-exceeded",
+                    "Live-key quota reached",
+                    format!(
+                        "this principal has {quota} live keys, its quota; retry when some have been used, deleted or expired"
+                    ),
+                    ext,
+                )
+            }
             Self::RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate-limited",
@@ -256,6 +291,7 @@ impl IntoResponse for AppError {
             Self::RateLimited { retry_after } | Self::Unavailable { retry_after, .. } => {
                 Some(*retry_after)
             }
+            Self::QuotaExceeded { .. } => Some(1),
             Self::NotReady { .. } => Some(1),
             _ => None,
         };
@@ -280,6 +316,7 @@ impl From<CustodyError> for AppError {
                     .into(),
                 retry_after: 1,
             },
+            CustodyError::QuotaExceeded { quota } => Self::QuotaExceeded { quota },
             CustodyError::AuditUnavailable => Self::Unavailable {
                 detail: "the audit log cannot record this right now; the request fails closed and the key is unchanged".into(),
                 retry_after: 5,

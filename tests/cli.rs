@@ -277,6 +277,10 @@ fn the_cli_reads_by_the_protocol_rules() {
         "a duplicate member",
     );
     refused(&format!("v2.{key_id}.{sealed_part}.a.b"), "version 2");
+    refused(
+        &format!(r#"{{"version":1,"key_id":"{key_id}","sealed":"{sealed_part}","context":null}}"#),
+        "a null context",
+    );
     // A JWK with a member the protocol does not allow is refused when sealing.
     let mut jwk: serde_json::Value = serde_json::from_str(&public).unwrap();
     jwk["n"] = serde_json::json!("AQAB");

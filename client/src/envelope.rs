@@ -200,7 +200,9 @@ impl Envelope {
         Self::from_json(&value.to_string())
     }
 
-    fn from_json_tree(tree: &Json) -> Result<Self, Error> {
+    /// Parses the JSON form from a tree read by the strict reader ([`json::parse`]), as the
+    /// service does with the envelope member of an open request.
+    pub fn from_json_tree(tree: &Json) -> Result<Self, Error> {
         const BAD: Error = Error::Malformed("envelope JSON: members or their types");
         let m = Members::of(tree).ok_or(Error::Malformed("envelope JSON: not an object"))?;
         // 2: the version, before anything else about the shape.

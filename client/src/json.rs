@@ -30,7 +30,7 @@ pub const MAX_DEPTH: usize = 32;
 
 /// A JSON value read strictly.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Json {
+pub enum Json {
     Null,
     Bool(bool),
     /// A number written as a non-negative integer (`0` or `[1-9][0-9]*`) that fits in 64 bits.
@@ -45,7 +45,7 @@ pub(crate) enum Json {
 
 /// Reads one JSON text strictly. `None` when it is not JSON, has a duplicate member name at
 /// any depth, or nests deeper than [`MAX_DEPTH`].
-pub(crate) fn parse(bytes: &[u8]) -> Option<Json> {
+pub fn parse(bytes: &[u8]) -> Option<Json> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = Seed { depth: 0 }.deserialize(&mut de).ok()?;
     de.end().ok()?;
@@ -54,7 +54,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Option<Json> {
 
 impl Json {
     /// The members, if this is an object.
-    pub(crate) fn as_object(&self) -> Option<&[(String, Json)]> {
+    pub fn as_object(&self) -> Option<&[(String, Json)]> {
         match self {
             Json::Object(members) => Some(members),
             _ => None,
@@ -62,7 +62,7 @@ impl Json {
     }
 
     /// The text, if this is a string.
-    pub(crate) fn as_str(&self) -> Option<&str> {
+    pub fn as_str(&self) -> Option<&str> {
         match self {
             Json::String(s) => Some(s),
             _ => None,
@@ -70,7 +70,7 @@ impl Json {
     }
 
     /// The value, if this is an integer no larger than `max` (itself at most [`MAX_INTEGER`]).
-    pub(crate) fn as_integer(&self, max: u64) -> Option<u64> {
+    pub fn as_integer(&self, max: u64) -> Option<u64> {
         match self {
             Json::Integer(n) if *n <= max.min(MAX_INTEGER) => Some(*n),
             _ => None,
@@ -79,25 +79,25 @@ impl Json {
 }
 
 /// Reading an object's members by name.
-pub(crate) struct Members<'a>(&'a [(String, Json)]);
+pub struct Members<'a>(&'a [(String, Json)]);
 
 impl<'a> Members<'a> {
-    pub(crate) fn of(value: &'a Json) -> Option<Self> {
+    pub fn of(value: &'a Json) -> Option<Self> {
         value.as_object().map(Self)
     }
 
     /// The member called `name`, if present (names are unique).
-    pub(crate) fn get(&self, name: &str) -> Option<&'a Json> {
+    pub fn get(&self, name: &str) -> Option<&'a Json> {
         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 
     /// Whether every member is one of `allowed`.
-    pub(crate) fn only(&self, allowed: &[&str]) -> bool {
+    pub fn only(&self, allowed: &[&str]) -> bool {
         self.0.iter().all(|(n, _)| allowed.contains(&n.as_str()))
     }
 
     /// A required string member.
-    pub(crate) fn string(&self, name: &str) -> Option<&'a str> {
+    pub fn string(&self, name: &str) -> Option<&'a str> {
         self.get(name)?.as_str()
     }
 
@@ -112,7 +112,7 @@ impl<'a> Members<'a> {
     }
 
     /// A required integer member in `0..=max`.
-    pub(crate) fn integer(&self, name: &str, max: u64) -> Option<u64> {
+    pub fn integer(&self, name: &str, max: u64) -> Option<u64> {
         self.get(name)?.as_integer(max)
     }
 }
@@ -208,7 +208,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
 /// Deserializes a strict tree from any serde deserializer (used by the `Deserialize` impls of
 /// the protocol's public types, so that `serde_json::from_str::<Jwks>` is as strict as
 /// [`parse`]).
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Json, D::Error> {
+pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Json, D::Error> {
     Seed { depth: 0 }.deserialize(deserializer)
 }
 
