@@ -14,8 +14,8 @@
 //! - [`RootFingerprint`] ([`certificate`]): the trust anchor; the chain checks and the
 //!   algorithms accepted (ECDSA P-384 / SHA-384 only).
 //! - [`cose`]: COSE_Sign1 with ES384.
-//! - [`AttestationProvider`] ([`provider`]): [`NsmProvider`] (feature `nsm`) and the
-//!   development-only [`DevProvider`].
+//! - [`AttestationProvider`] ([`provider`]): `NsmProvider` (feature `nsm`) and the
+//!   development-only `DevProvider` (feature `dev-provider`).
 //! - [`binding_user_data`], [`verify_binding`] ([`binding`]): the document ↔ JWKS and audit
 //!   key commitment.
 //! - [`release_statement`] ([`provenance`]): in-toto / SLSA-style release provenance.
@@ -48,8 +48,10 @@ pub use document::AttestationDocument;
 pub use error::{AttestationError, ChainPosition, Result};
 pub use policy::Policy;
 pub use provenance::{ReleaseProvenance, release_statement};
+pub use provider::AttestationProvider;
+#[cfg(feature = "dev-provider")]
+pub use provider::DevProvider;
 #[cfg(feature = "nsm")]
 pub use provider::NsmProvider;
-pub use provider::{AttestationProvider, DevProvider};
 pub use verified::VerifiedAttestation;
 pub use verifier::verify;

@@ -2,14 +2,16 @@
 //!
 //! - [`NsmProvider`] (cargo feature `nsm`): the real Nitro Secure Module, `/dev/nsm`, inside an
 //!   enclave only.
-//! - [`DevProvider`]: **development only**, for machines without an enclave. Same document
-//!   format, signed by a throw-away chain it makes itself; proves nothing, and a strict
-//!   [`Policy`](crate::Policy) refuses its documents.
+//! - `DevProvider` (cargo feature `dev-provider`): **development only**, for machines without
+//!   an enclave. Same document format, signed by a throw-away chain it makes itself; proves
+//!   nothing, and a strict [`Policy`](crate::Policy) refuses its documents.
 
+#[cfg(feature = "dev-provider")]
 mod dev;
 #[cfg(feature = "nsm")]
 mod nsm;
 
+#[cfg(feature = "dev-provider")]
 pub use dev::DevProvider;
 #[cfg(feature = "nsm")]
 pub use nsm::NsmProvider;
