@@ -36,10 +36,16 @@ fn ensure_node_modules() -> PathBuf {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(node_ok, "the JS interop tests need Node.js (20 or later) on PATH");
+    assert!(
+        node_ok,
+        "the JS interop tests need Node.js (20 or later) on PATH"
+    );
     for package in ["@hpke/core", "jose"] {
         assert!(
-            dir.join("node_modules").join(package).join("package.json").exists(),
+            dir.join("node_modules")
+                .join(package)
+                .join("package.json")
+                .exists(),
             "{package} is not installed in {}: run scripts/test (it installs what the tests need)",
             dir.display()
         );
