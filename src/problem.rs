@@ -24,6 +24,8 @@ pub enum AppError {
     Forbidden(String),
     /// 404: no such resource.
     NotFound(String),
+    /// 405: the route exists but not with this method (the `Allow` header lists the methods).
+    MethodNotAllowed,
     /// 410: the key was destroyed.
     Gone {
         /// When.
@@ -92,6 +94,14 @@ impl AppError {
                 "not-found",
                 "Not found",
                 d.clone(),
+                ext,
+            ),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this route does not accept this method; the Allow header lists those it does"
+                    .into(),
                 ext,
             ),
             Self::Gone {
