@@ -31,4 +31,4 @@ if [ "${1:-}" = "--install-only" ]; then
     exit 0
 fi
 cd "$(dirname "$0")/.."
-exec cargo bench --bench ttl -- --peer redis "$@"
+exec cargo bench --bench ttl --features redis-peer -- --peer redis "$@"

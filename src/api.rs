@@ -249,6 +249,8 @@ pub fn app(state: SharedState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { AppError::NotFound("no such route".into()) })
+        // A problem document for 405 too (axum's own is an empty body); axum still adds Allow.
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .with_state(state)
 }
 

@@ -29,6 +29,8 @@ pub enum AppError {
     Forbidden(String),
     /// 404: no such resource.
     NotFound(String),
+    /// 405: the route exists but not with this method (the `Allow` header lists the methods).
+    MethodNotAllowed,
     /// 409: the resource is busy with another operation; retry.
     Conflict(String),
     /// 410: the key was destroyed.
@@ -155,6 +157,14 @@ impl AppError {
                 ext,
             ),
             Self::Conflict(d) => (StatusCode::CONFLICT, "busy", "Busy", d.clone(), ext),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this route does not accept this method; the Allow header lists those it does"
+                    .into(),
+                ext,
+            ),
             Self::Gone {
                 destroyed_at,
                 reason,

@@ -251,7 +251,7 @@ impl axum::body::HttpBody for KeptBody {
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
         let mut body = self.0.lock().unwrap_or_else(|e| e.into_inner());
         Pin::new(&mut *body).poll_frame(cx)
     }
@@ -263,7 +263,7 @@ impl axum::body::HttpBody for KeptBody {
             .is_end_stream()
     }
 
-    fn size_hint(&self) -> hyper::body::SizeHint {
+    fn size_hint(&self) -> http_body::SizeHint {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).size_hint()
     }
 }
