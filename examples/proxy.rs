@@ -92,10 +92,7 @@ async fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let web = root.join("examples/web");
     let sdk = root.join("sdk/typescript");
-    let modules = common::arg(
-        "modules",
-        &sdk.join("node_modules").display().to_string(),
-    );
+    let modules = common::arg("modules", &sdk.join("node_modules").display().to_string());
     let router = Router::new()
         .route_service("/", ServeFile::new(web.join("index.html")))
         .route_service("/app.mjs", ServeFile::new(web.join("app.mjs")))

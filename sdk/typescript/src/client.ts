@@ -93,7 +93,6 @@ export class ServiceError extends Error {
   /** `Retry-After` in seconds (429, 503), if sent. */
   readonly retryAfter: number | undefined;
 
-  /** @internal */
   constructor(status: number, problem: Problem | undefined, retryAfter: number | undefined) {
     const text = problem?.detail ?? problem?.title;
     super(`service refused (${status})${text === undefined ? "" : `: ${text}`}`);
@@ -111,7 +110,6 @@ export class ServiceError extends Error {
 
 /** The request did not complete: connection, TLS handshake, timeout, reading the body. */
 export class TransportError extends Error {
-  /** @internal */
   constructor(message: string, options?: { cause: unknown }) {
     super(message, options);
     this.name = "TransportError";
@@ -120,7 +118,6 @@ export class TransportError extends Error {
 
 /** The response was not what the service's API says. */
 export class InvalidResponseError extends Error {
-  /** @internal */
   constructor(message: string) {
     super(message);
     this.name = "InvalidResponseError";

@@ -34,7 +34,6 @@ export class ProtocolError extends Error {
   /** The docs/PROTOCOL.md §11 name of the refusal. */
   readonly code: ErrorName;
 
-  /** @internal */
   constructor(code: ErrorName, detail: string) {
     super(`${code}: ${detail}`);
     this.name = "ProtocolError";
@@ -47,7 +46,6 @@ export class ProtocolError extends Error {
  * that reaches the key (success or failure) destroys it.
  */
 export class KeyUsedError extends Error {
-  /** @internal */
   constructor() {
     super("this local key has already opened an envelope and is destroyed: make a new one");
     this.name = "KeyUsedError";

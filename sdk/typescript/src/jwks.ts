@@ -21,8 +21,7 @@ const token = Symbol("Jwks");
 export class Jwks {
   readonly #entries: readonly ReadonlyMap<string, Json>[];
 
-  /** @internal */
-  constructor(guard: symbol, entries: readonly ReadonlyMap<string, Json>[]) {
+  private constructor(guard: symbol, entries: readonly ReadonlyMap<string, Json>[]) {
     if (guard !== token) throw new TypeError("use Jwks.parse");
     this.#entries = entries;
     Object.freeze(this);

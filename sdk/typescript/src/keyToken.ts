@@ -48,8 +48,7 @@ export class VerifiedKey {
   /** The token as verified (surrounding whitespace removed), to forward unchanged. */
   readonly token: string;
 
-  /** @internal */
-  constructor(guard: symbol, fields: Omit<VerifiedKey, "jwk">) {
+  private constructor(guard: symbol, fields: Omit<VerifiedKey, "jwk">) {
     if (guard !== token) throw new TypeError("a VerifiedKey comes only from verifyKeyToken");
     this.keyId = fields.keyId;
     this.context = fields.context;
@@ -61,6 +60,11 @@ export class VerifiedKey {
     this.signingKid = fields.signingKid;
     this.token = fields.token;
     Object.freeze(this);
+  }
+
+  /** @internal Made by verifyKeyToken only (the guard is private to this module). */
+  static fromVerified(guard: symbol, fields: Omit<VerifiedKey, "jwk">): VerifiedKey {
+    return new VerifiedKey(guard, fields);
   }
 
   /** The recipient public key as a JWK. */
@@ -158,7 +162,7 @@ export async function verifyKeyToken(compact: string, jwks: Jwks, options: Verif
   if (context !== undefined && utf8Length(context) > MAX_CONTEXT_LEN) fail("ContextTooLong", "context over 256 bytes");
   const publicKey = await PublicKey.fromShape(jwk, "InvalidPublicKey");
 
-  return new VerifiedKey(token, {
+  return VerifiedKey.fromVerified(token, {
     keyId,
     context: context ?? "",
     publicKey,

@@ -33,8 +33,7 @@ export class LocalKey {
   /** The public key. */
   readonly publicKey: PublicKey;
 
-  /** @internal */
-  constructor(guard: symbol, key: PrivateKey) {
+  private constructor(guard: symbol, key: PrivateKey) {
     if (guard !== token) throw new TypeError("use LocalKey.generate");
     this.#key = key;
     this.publicKey = key.publicKey;

@@ -33,8 +33,7 @@ export class PrivateKey {
   readonly publicKey: PublicKey;
   readonly #key: CryptoKey | CryptoKeyPair;
 
-  /** @internal */
-  constructor(guard: symbol, key: CryptoKey | CryptoKeyPair, publicKey: PublicKey) {
+  private constructor(guard: symbol, key: CryptoKey | CryptoKeyPair, publicKey: PublicKey) {
     if (guard !== token) throw new TypeError("use PrivateKey.generate, fromScalar or fromJwk");
     this.#key = key;
     this.publicKey = publicKey;

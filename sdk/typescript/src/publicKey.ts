@@ -100,8 +100,7 @@ export class PublicKey {
   /** @internal The WebCrypto key, as @hpke/core imported it. */
   readonly cryptoKey: CryptoKey;
 
-  /** @internal */
-  constructor(guard: symbol, jwk: PublicJwk, thumbprint: string, cryptoKey: CryptoKey) {
+  private constructor(guard: symbol, jwk: PublicJwk, thumbprint: string, cryptoKey: CryptoKey) {
     if (guard !== token) throw new TypeError("use PublicKey.fromJwk");
     this.jwk = jwk;
     this.thumbprint = thumbprint;

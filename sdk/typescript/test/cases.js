@@ -100,6 +100,8 @@ export const cases = [
 
   ["a VerifiedKey cannot be made except by verifying", async (lib, t, { vectors }) => {
     await t.throws(() => new lib.VerifiedKey(Symbol("VerifiedKey"), {}), TypeError);
+    await t.throws(() => lib.VerifiedKey.fromVerified(Symbol("VerifiedKey"), {}), TypeError);
+    await t.throws(() => new lib.LocalKey(Symbol("LocalKey"), undefined), TypeError);
     const kt = vectors.key_token;
     const real = await lib.verifyKeyToken(kt.token, lib.Jwks.parse(kt.jwks), { now: kt.now });
     // A look-alike object is not a verified key: seal refuses it.

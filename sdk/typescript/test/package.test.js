@@ -40,6 +40,12 @@ export async function use(token: string, jwks: string): Promise<string> {
   void created.catch((e: unknown) => e instanceof ServiceError && e.status);
   return envelope.toCompact() + device.keyId + code;
 }
+export function made(): void {
+  // @ts-expect-error a VerifiedKey is made only by verifyKeyToken
+  void new VerifiedKey();
+  // @ts-expect-error a LocalKey is made only by LocalKey.generate
+  void new LocalKey();
+}
 `;
 
 test("npm pack: the tarball installs into an empty directory and works there", () => {
