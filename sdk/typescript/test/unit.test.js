@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
+import { base64url } from "jose";
 import * as lib from "@ok2cry/client";
 import * as node from "@ok2cry/client/node";
 import { cases, fromHex, kit } from "./cases.js";
@@ -18,6 +19,17 @@ for (const [name, f] of cases) {
 test("node: the /node entry point is the package plus the client", () => {
   for (const name of Object.keys(lib)) assert.equal(node[name], lib[name], name);
   assert.equal(typeof node.Ok2cryClient, "function");
+});
+
+test("node: jose's base64url alone is lenient, which is why the package checks around it (§4.1)", () => {
+  // Padding and non-zero unused bits both decode to "f"; the package refuses both (the case
+  // "strict base64url: …" above, and the vectors with non-zero unused bits).
+  for (const text of ["Zg", "Zg==", "Zh"]) assert.deepEqual([...base64url.decode(text)], [102], text);
+  const v = data.vectors.seal[0];
+  const [ver, id, sealed] = v.envelope_compact.split(".");
+  for (const context of ["Zg==", "Zh"]) {
+    assert.throws(() => lib.Envelope.fromCompact([ver, id, sealed, context].join(".")), (e) => e.code === "Malformed", context);
+  }
 });
 
 test("node: util.inspect shows no private key", async () => {
