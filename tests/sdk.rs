@@ -94,7 +94,7 @@ fn count(output: &str, pattern: &str) -> usize {
         .find_map(|line| {
             let line = line.trim();
             if let Some(rest) = line.strip_prefix(pattern) {
-                return rest.trim().split_whitespace().next()?.parse().ok();
+                return rest.split_whitespace().next()?.parse().ok();
             }
             let (n, rest) = line.split_once(' ')?;
             rest.starts_with(pattern).then(|| n.parse().ok()).flatten()
