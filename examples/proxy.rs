@@ -2,8 +2,10 @@
 //! envelopes untouched (checking only that they are well formed, with `ForwardLayer`) and logs
 //! everything it forwards — which is only ever ciphertext and public keys.
 //!
-//! It also serves the end user's web page (`examples/web/`) and, under `/modules/`, the pinned
-//! npm packages it uses (`tests/interop/node_modules`: @hpke/core, jose).
+//! It also serves the end user's web page (`examples/web/`), which runs on the TypeScript SDK:
+//! under `/sdk/` the built `@ok2cry/client` (`sdk/typescript/dist`, made by `npm run build` there,
+//! which `scripts/test-deps` does) and under `/modules/` the pinned npm packages it uses
+//! (`sdk/typescript/node_modules`: @hpke/core, jose, @humanwhocodes/momoa).
 //!
 //! `cargo run --example proxy -- --listen 127.0.0.1:9444 --upstream https://localhost:9443 --pki dev-pki`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -89,16 +91,12 @@ async fn main() {
     // The layer refuses malformed Ok2cry-* headers in both directions; it never needs a key.
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let web = root.join("examples/web");
-    let modules = common::arg(
-        "modules",
-        &root
-            .join("tests/interop/node_modules")
-            .display()
-            .to_string(),
-    );
+    let sdk = root.join("sdk/typescript");
+    let modules = common::arg("modules", &sdk.join("node_modules").display().to_string());
     let router = Router::new()
         .route_service("/", ServeFile::new(web.join("index.html")))
         .route_service("/app.mjs", ServeFile::new(web.join("app.mjs")))
+        .nest_service("/sdk", ServeDir::new(sdk.join("dist")))
         .nest_service("/modules", ServeDir::new(modules))
         .fallback(forward)
         .with_state(state)

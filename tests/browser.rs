@@ -1,7 +1,8 @@
 //! A real browser does the end user's side of both flows: headless Chromium (Debian's package)
 //! driven by playwright-core loads the page the example proxy serves, seals a PIN with
-//! @hpke/core in the page (the card API receives it through ok2cry), and reveals the card number
-//! sealed to a key made in the page. Fails — never skips — when Node, npm or Chromium is missing.
+//! @ok2cry/client (sdk/typescript, on @hpke/core and jose) in the page (the card API receives it
+//! through ok2cry), and reveals the card number sealed to a key made in the page. Fails — never
+//! skips — when Node, npm, Chromium or the built SDK is missing.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -43,7 +44,14 @@ fn the_browser_sets_a_pin_and_reveals_the_card_number() {
         Path::new("/usr/bin/chromium").exists(),
         "this test needs Debian's Chromium: run scripts/test (it installs what the tests need)"
     );
-    common::require_node_packages(&interop(), &["@hpke/core", "jose", "playwright-core"]);
+    common::require_node_packages(&interop(), &["playwright-core"]);
+    // The page runs the TypeScript SDK, served by the proxy from sdk/typescript.
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("sdk/typescript");
+    common::require_node_packages(&sdk, &["@hpke/core", "jose", "@humanwhocodes/momoa"]);
+    assert!(
+        sdk.join("dist/index.js").exists(),
+        "sdk/typescript is not built: run scripts/test (scripts/test-deps builds it)"
+    );
     let bin = Path::new(env!("CARGO_BIN_EXE_ok2cry"))
         .parent()
         .unwrap()

@@ -337,7 +337,7 @@ fn reveal_js_key_rust_seals_js_opens() {
             "card:1/reveal",
         ],
     );
-    assert!(err.contains("OpenError"), "{err}");
+    assert!(err.contains("OpenFailed"), "{err}");
 
     // A flipped ciphertext bit is refused.
     let mut sealed = envelope.sealed().to_vec();
@@ -355,7 +355,7 @@ fn reveal_js_key_rust_seals_js_opens() {
             context,
         ],
     );
-    assert!(err.contains("OpenError"), "{err}");
+    assert!(err.contains("OpenFailed"), "{err}");
 
     // An envelope for another key is refused before any decryption.
     let other = PrivateKey::generate().public_key();
