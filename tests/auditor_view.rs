@@ -125,6 +125,8 @@ struct Trust {
     cli_key: String,
     /// What is pasted in the page (the vkey, or the PEM text).
     page_key: String,
+    /// A file the page loads the audit key from, with its "Load from a file" control.
+    page_key_file: Option<PathBuf>,
     witnesses: Vec<String>,
     quorum: Option<usize>,
     grace: u64,
@@ -136,6 +138,7 @@ impl Trust {
         Self {
             cli_key: vkey.to_owned(),
             page_key: vkey.to_owned(),
+            page_key_file: None,
             witnesses: Vec::new(),
             quorum: None,
             grace: 1000,
@@ -146,6 +149,7 @@ impl Trust {
     fn page(&self) -> Value {
         json!({
             "logKeys": self.page_key,
+            "logKeysFile": self.page_key_file,
             "witnessKeys": self.witnesses.join("\n"),
             "quorum": self.quorum.map(|q| q.to_string()).unwrap_or_default(),
             "grace": self.grace.to_string(),
@@ -919,7 +923,8 @@ async fn the_page_agrees_with_the_command_line_on_every_fixture() {
     );
     let pem = Trust {
         cli_key: rich.pem.display().to_string(),
-        page_key: std::fs::read_to_string(&rich.pem).unwrap(),
+        page_key: String::new(),
+        page_key_file: Some(rich.pem.clone()),
         ..Trust::vkey(&rich.vkey)
     };
     case("pem-key", &pem, Expect::Ok, &|_| {});

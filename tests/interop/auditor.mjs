@@ -9,7 +9,7 @@
 // plan.json: {"visits": [{
 //   "name": "…", "url": "https://…/audit/" | "http://…/x/index.html" | "file:///…/index.html",
 //   "clientCertificate": {"origin", "certPath", "keyPath"}?,      mutual TLS for a node
-//   "trust": {"logKeys", "witnessKeys", "quorum", "grace", "held"}?, typed into step 1
+//   "trust": {"logKeys", "logKeysFile"?, "witnessKeys", "quorum", "grace", "held"}?, step 1
 //   "folder": "/dir"?,          chosen with the folder picker (the page loads and verifies it)
 //   "key": "key id"?, "receiptOut": "/file"?,   search a key, save its receipt there
 //   "receiptFile": "/file"?,    check a receipt file in the page
@@ -76,6 +76,10 @@ async function visit(browser, v) {
     if (v.trust) {
       const t = v.trust;
       await page.fill("#log-keys", t.logKeys ?? "");
+      if (t.logKeysFile) {
+        await page.setInputFiles("#log-keys-file", t.logKeysFile);
+        await page.waitForFunction(() => document.getElementById("log-keys").value.includes("PUBLIC KEY"), null, { timeout: 10_000 });
+      }
       await page.fill("#witness-keys", t.witnessKeys ?? "");
       await page.fill("#quorum", t.quorum ?? "");
       await page.fill("#grace", t.grace ?? "1000");
