@@ -134,7 +134,8 @@ type SharedState = Arc<AppState>;
 pub struct Caller(pub Principal);
 
 impl Caller {
-    fn require(&self, role: Role) -> Result<&Principal, AppError> {
+    /// The principal, if it has `role`; else 403.
+    pub(crate) fn require(&self, role: Role) -> Result<&Principal, AppError> {
         if self.0.roles.contains(role) {
             Ok(&self.0)
         } else {
@@ -248,6 +249,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .merge(crate::auditor_view::route::routes())
         .fallback(|| async { AppError::NotFound("no such route".into()) })
         // A problem document for 405 too (axum's own is an empty body); axum still adds Allow.
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })

@@ -10,7 +10,7 @@ use crate::clock::Millis;
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{AeadInOut, KeyInit, Nonce, Tag};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use zeroize::Zeroizing;
 
@@ -115,6 +115,9 @@ pub struct KekRing {
     next_id: AtomicU64,
     period_ms: u64,
     max_ttl_ms: u64,
+    /// Set by [`KekRing::destroy_all`] under the write lock: a sweep still running when the
+    /// node shuts down must not make a KEK after every KEK was destroyed (and logged so).
+    closed: AtomicBool,
 }
 
 impl KekRing {
@@ -128,16 +131,17 @@ impl KekRing {
             next_id: AtomicU64::new(now.saturating_mul(1000).saturating_add(1)),
             period_ms,
             max_ttl_ms,
+            closed: AtomicBool::new(false),
         };
-        let info = ring.add(now)?;
+        let info = ring.add(&mut ring.write(), now)?;
         Ok((ring, info))
     }
 
-    fn add(&self, now: Millis) -> Result<KekInfo, KekError> {
+    fn add(&self, map: &mut BTreeMap<u64, Arc<Kek>>, now: Millis) -> Result<KekInfo, KekError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let kek = Arc::new(Kek::generate(id, now, self.period_ms, self.max_ttl_ms)?);
         let info = kek.info();
-        self.write().insert(id, kek);
+        map.insert(id, kek);
         Ok(info)
     }
 
@@ -162,14 +166,20 @@ impl KekRing {
 
     /// Rotates and retires as `now` requires: makes a new KEK when the current one's wrapping
     /// period is over, and destroys every KEK past `not_after`. Returns (created, destroyed).
+    /// After [`KekRing::destroy_all`] it does nothing.
     pub fn tick(&self, now: Millis) -> Result<(Option<KekInfo>, Vec<KekInfo>), KekError> {
-        let created = if self.current(now).is_none() {
-            Some(self.add(now)?)
-        } else {
+        // One write lock for the whole tick, so that it cannot interleave with destroy_all.
+        let mut map = self.write();
+        if self.closed.load(Ordering::SeqCst) {
+            return Ok((None, Vec::new()));
+        }
+        let wrapping = map.values().next_back().is_some_and(|k| now < k.wrap_until);
+        let created = if wrapping {
             None
+        } else {
+            Some(self.add(&mut map, now)?)
         };
         let mut destroyed = Vec::new();
-        let mut map = self.write();
         let due: Vec<u64> = map
             .values()
             .filter(|k| now >= k.not_after)
@@ -184,9 +194,10 @@ impl KekRing {
         Ok((created, destroyed))
     }
 
-    /// Destroys every KEK (shutdown). Returns what was destroyed.
+    /// Destroys every KEK (shutdown); no KEK is made after. Returns what was destroyed.
     pub fn destroy_all(&self) -> Vec<KekInfo> {
         let mut map = self.write();
+        self.closed.store(true, Ordering::SeqCst);
         let all = std::mem::take(&mut *map);
         all.into_values().map(|k| k.info()).collect()
     }
@@ -309,6 +320,20 @@ mod tests {
             Some(KekError::KekDestroyed)
         );
         assert!(ring.unwrap_key("n_b", 11 * MIN, &w2).is_ok());
+    }
+
+    #[test]
+    fn no_kek_is_made_after_destroy_all() {
+        let (ring, _) = KekRing::new(0, MIN, 5 * MIN).unwrap();
+        assert_eq!(ring.destroy_all().len(), 1);
+        // A sweep that was still running at shutdown ticks past the wrapping period.
+        assert_eq!(ring.tick(2 * MIN).unwrap(), (None, vec![]));
+        assert!(ring.is_empty());
+        assert_eq!(
+            ring.wrap(2 * MIN, "n_a", 3 * MIN, &[4u8; 32]).err(),
+            Some(KekError::KekDestroyed)
+        );
+        assert!(ring.is_empty());
     }
 
     #[test]

@@ -22,6 +22,8 @@
 //! - [`node`]: start-up and shutdown of a whole node, in order.
 //! - [`audit`]: the audit log: the event model, one Merkle tree per node, signed and
 //!   witnessed checkpoints, receipts, offline verification, the witness.
+//! - [`auditor_view`]: the auditor's page (`/audit/`, `ok2cry audit export`): the log verified
+//!   in the browser with the rules of [`audit::verify`].
 //! - [`dev`]: `serve --dev`, a local setup with a dev PKI.
 //! - [`hardening`]: RAM-only process hardening (core dumps, dumpable, mlockall).
 //! - [`cli`]: the command line.
@@ -32,6 +34,7 @@ pub mod api;
 pub mod attest_cli;
 pub mod attestation_route;
 pub mod audit;
+pub mod auditor_view;
 pub mod bearer;
 pub mod body;
 pub mod cli;

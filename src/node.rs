@@ -326,6 +326,7 @@ impl Node {
     {
         let custody = self.state.custody.clone();
         let sweep_every = Duration::from_millis(self.config.keys.sweep_interval_ms);
+        let (stop_sweeping, mut sweeping_stopped) = tokio::sync::oneshot::channel::<()>();
         let sweeper = tokio::spawn({
             let custody = custody.clone();
             async move {
@@ -334,7 +335,13 @@ impl Node {
                 let mut tick = tokio::time::interval(sweep_every);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
-                    tick.tick().await;
+                    // Stopped between sweeps only: aborting would not stop a blocking sweep
+                    // already running, whose KEK rotation could then follow the shutdown's
+                    // destruction of every KEK in the log.
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = &mut sweeping_stopped => break,
+                    }
                     let c = custody.clone();
                     let _ = tokio::task::spawn_blocking(move || c.sweep()).await;
                 }
@@ -377,7 +384,8 @@ impl Node {
             "node ready: serving"
         );
         let result = run(listener, move || tls.current(), state, limits, shutdown).await;
-        sweeper.abort();
+        let _ = stop_sweeping.send(());
+        let _ = sweeper.await;
         reloader.abort();
         checkpoints.abort();
         if let Some(t) = witness_task {

@@ -979,3 +979,69 @@ async fn every_suffix_truncation_is_detected_against_a_held_checkpoint() {
     write_lines(&records, &original_records);
     assert!(verify_dir(&d.log, &opts, |_| {}).is_ok());
 }
+
+#[tokio::test]
+async fn a_kek_created_before_the_verified_range_is_a_note_like_a_key() {
+    let d = dirs();
+    let clock = ManualClock::new(T0);
+    let (log, _) = open(&d, &clock);
+    let key = log.log_key().clone();
+    let kek_created = EventBody::KekCreated {
+        kek_id: 7,
+        wrap_until: Timestamp(T0 + 60_000),
+        not_after: Timestamp(T0 + 120_000),
+    };
+    let kek_destroyed = || EventBody::KekDestroyed {
+        kek_id: 7,
+        keys_wrapped: 0,
+        reason: KekDestroyReason::Expired,
+        lost: None,
+    };
+    log.append_durable(vec![kek_created]).await.unwrap();
+    log.checkpoint_now().await.unwrap();
+    let opts = VerifyOptions {
+        log_keys: vec![key.clone()],
+        grace_ms: 500,
+        ..VerifyOptions::default()
+    };
+    let first = verify_dir(&d.log, &opts, |_| {});
+    assert!(first.is_ok(), "{:#?}", first.violations);
+    let note = first.resume.as_ref().unwrap().checkpoint.clone();
+    // The KEK ends its life after the checkpoint the auditor starts from.
+    clock.advance_ms(120_000);
+    log.append_durable(vec![kek_destroyed()]).await.unwrap();
+    log.checkpoint_now().await.unwrap();
+    let from_checkpoint = VerifyOptions {
+        since: Some(Since::Checkpoint(note)),
+        ..opts.clone()
+    };
+    let report = verify_dir(&d.log, &from_checkpoint, |_| {});
+    assert!(report.is_ok(), "{:#?}", report.violations);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("KEK 7 destroyed, created before the verified range")),
+        "{:#?}",
+        report.notes
+    );
+    // The whole log knows the KEK: no note, no violation.
+    let whole = verify_dir(&d.log, &opts, |_| {});
+    assert!(whole.is_ok(), "{:#?}", whole.violations);
+    assert!(!whole.notes.iter().any(|n| n.contains("KEK 7")));
+    // Destroyed twice within the range stays a violation, lenient or not.
+    log.append_durable(vec![kek_destroyed()]).await.unwrap();
+    log.checkpoint_now().await.unwrap();
+    for o in [&from_checkpoint, &opts] {
+        let report = verify_dir(&d.log, o, |_| {});
+        assert!(
+            report
+                .violations
+                .iter()
+                .any(|v| v.contains("KEK 7 destroyed but not alive")),
+            "{:#?}",
+            report.violations
+        );
+    }
+    log.close().await.unwrap();
+}

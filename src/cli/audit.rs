@@ -77,6 +77,19 @@ pub enum AuditCommand {
     /// Destruction receipts.
     #[command(subcommand)]
     Receipt(ReceiptCommand),
+    /// Write a folder to verify a log offline in a browser: a copy of the log (segments,
+    /// checkpoints, cosignatures) and the auditor's page; without --dir, the page alone.
+    Export {
+        /// The log directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The folder to write (new, or empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// Only segments from this number on (earlier ones are then not verified).
+        #[arg(long, requires = "dir")]
+        from_segment: Option<u64>,
+    },
 }
 
 /// `ok2cry audit receipt …`
@@ -295,6 +308,11 @@ pub(super) async fn audit(command: AuditCommand) -> Result<(), CliError> {
             println!("{}", v.vkey());
             Ok(())
         }
+        AuditCommand::Export {
+            dir,
+            out,
+            from_segment,
+        } => export(dir.as_deref(), &out, from_segment),
         AuditCommand::Receipt(ReceiptCommand::Verify {
             key,
             witnesses,
@@ -335,6 +353,37 @@ pub(super) async fn audit(command: AuditCommand) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+fn export(
+    dir: Option<&std::path::Path>,
+    out: &std::path::Path,
+    from_segment: Option<u64>,
+) -> Result<(), CliError> {
+    use crate::auditor_view::export::{ExportOptions, export, write_page};
+    let Some(dir) = dir else {
+        let page = write_page(out).map_err(|e| CliError(e.to_string()))?;
+        println!(
+            "wrote the auditor's page: {} (open it, then choose a log folder)",
+            page.display()
+        );
+        return Ok(());
+    };
+    let summary =
+        export(dir, out, &ExportOptions { from_segment }).map_err(|e| CliError(e.to_string()))?;
+    let range = summary
+        .range
+        .map(|(a, b)| format!(" ({a} to {b})"))
+        .unwrap_or_default();
+    println!(
+        "exported {} segment(s){range}, {} bytes, to {}\nopen {} in a browser, or verify with: ok2cry audit verify --dir {} --key AUDIT-KEY",
+        summary.segments,
+        summary.bytes,
+        out.display(),
+        out.join("index.html").display(),
+        out.join("log").display()
+    );
+    Ok(())
 }
 
 /// A witness's latest cosigned checkpoint of `origin` (C2SP monitoring API).
