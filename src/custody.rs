@@ -677,6 +677,10 @@ impl Custody {
             .provider
             .generate_p256()
             .map_err(|_| CustodyError::Internal)?;
+        if !self.keks.can_wrap(now) {
+            // The sweeper has not rotated yet: rotate here, with its events, before wrapping.
+            self.rotate_keks(now);
+        }
         let wrapped = {
             let scalar = private.to_secret_bytes();
             self.keks
@@ -1063,6 +1067,12 @@ impl Custody {
     }
 
     fn rotate(&self, now: Millis) {
+        self.rotate_keks(now);
+        self.signing.tick(now);
+    }
+
+    /// Ticks the KEK ring and records what it made and retired.
+    fn rotate_keks(&self, now: Millis) {
         match self.keks.tick(now) {
             Ok((created, gone)) => {
                 if let Some(k) = created {
@@ -1078,7 +1088,6 @@ impl Custody {
             }
             Err(e) => tracing::error!(error = %e, "KEK rotation failed; will retry next tick"),
         }
-        self.signing.tick(now);
     }
 
     /// Destroys every key and KEK (shutdown). Opens still finishing are waited for (at most

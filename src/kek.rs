@@ -43,6 +43,10 @@ pub enum KekError {
     /// Unwrapping failed (wrong AAD or corrupted bytes).
     #[error("unwrap failed")]
     Unwrap,
+    /// No KEK may wrap now: the current one's wrapping period is over and the ring has not
+    /// been ticked (the caller ticks it, and records what the tick did, first).
+    #[error("no key-encryption key may wrap now")]
+    NoCurrentKek,
 }
 
 /// One KEK. A secret type: derives nothing; the AES key schedule zeroizes on drop (aes-gcm's
@@ -156,6 +160,11 @@ impl KekRing {
     }
 
     /// The newest KEK, if it may still wrap at `now`.
+    /// Whether a KEK may wrap at `now` without a tick first.
+    pub fn can_wrap(&self, now: Millis) -> bool {
+        self.current(now).is_some()
+    }
+
     fn current(&self, now: Millis) -> Option<Arc<Kek>> {
         self.read()
             .values()
@@ -220,13 +229,15 @@ impl KekRing {
         expires_at: Millis,
         scalar: &[u8; 32],
     ) -> Result<WrappedKey, KekError> {
-        let kek = match self.current(now) {
-            Some(k) => k,
-            None => {
-                self.tick(now)?;
-                self.current(now).ok_or(KekError::KekDestroyed)?
-            }
-        };
+        // Never rotates by itself: a KEK made or retired here would be missing from the
+        // audit log. The custody ticks the ring (recording what changed) when this is false.
+        let kek = self
+            .current(now)
+            .ok_or(if self.closed.load(Ordering::SeqCst) {
+                KekError::KekDestroyed
+            } else {
+                KekError::NoCurrentKek
+            })?;
         let mut bytes = Zeroizing::new([0u8; WRAPPED_LEN]);
         getrandom::fill(&mut bytes[..12]).map_err(|_| KekError::Random)?;
         let nonce = Nonce::<Aes256Gcm>::try_from(&bytes[..12]).map_err(|_| KekError::Unwrap)?;
@@ -320,6 +331,22 @@ mod tests {
             Some(KekError::KekDestroyed)
         );
         assert!(ring.unwrap_key("n_b", 11 * MIN, &w2).is_ok());
+    }
+
+    #[test]
+    fn wrapping_never_rotates_by_itself() {
+        let (ring, first) = KekRing::new(0, MIN, 5 * MIN).unwrap();
+        assert!(!ring.can_wrap(MIN));
+        // Past the wrapping period and not ticked: refused, and nothing was made.
+        assert_eq!(
+            ring.wrap(MIN, "n_a", 2 * MIN, &[5u8; 32]).err(),
+            Some(KekError::NoCurrentKek)
+        );
+        let (created, _) = ring.tick(MIN).unwrap();
+        let created = created.unwrap();
+        assert_ne!(created.id, first.id);
+        let w = ring.wrap(MIN, "n_a", 2 * MIN, &[5u8; 32]).unwrap();
+        assert_eq!(w.kek_id(), created.id);
     }
 
     #[test]

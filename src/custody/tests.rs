@@ -478,3 +478,39 @@ fn principal_ids_are_stored_once_and_pruned_when_unused() {
     names.prune_every(10_000, 10_000);
     assert!(names.lock().0.is_empty());
 }
+
+/// A creation after the KEK's wrapping period, before the sweeper has rotated, rotates with
+/// its events: every key's `kek_id` names a KEK whose creation is in the log, before the key.
+#[tokio::test]
+async fn a_creation_between_sweeps_logs_the_kek_it_rotates_to() {
+    let (c, clock, sink) = custody(CustodyConfig {
+        kek_rotation_ms: 60_000,
+        ..CustodyConfig::default()
+    });
+    let alice = principal("alice");
+    c.create(&alice, CreateRequest::default()).await.unwrap();
+    clock.advance_ms(60_000);
+    c.create(&alice, CreateRequest::default()).await.unwrap();
+    let mut keks = std::collections::HashSet::new();
+    let mut wrapped_by = Vec::new();
+    for e in sink.events() {
+        match e {
+            EventBody::KekCreated { kek_id, .. } => {
+                keks.insert(kek_id);
+            }
+            EventBody::KeyCreated { kek_id, .. } => {
+                assert!(
+                    keks.contains(&kek_id),
+                    "key wrapped by unlogged KEK {kek_id}"
+                );
+                wrapped_by.push(kek_id);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(wrapped_by.len(), 2);
+    assert_ne!(
+        wrapped_by[0], wrapped_by[1],
+        "the second key used the new KEK"
+    );
+}
