@@ -13,7 +13,9 @@ else
   bin=target/debug
 fi
 dir=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
+# Stop the services and wait for them (the node writes its audit checkpoint as it stops)
+# before removing their directory.
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
 pki="$dir/pki"
 "$bin/ok2cry" certs dev --dir "$pki" >/dev/null
 
