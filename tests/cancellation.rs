@@ -63,52 +63,59 @@ async fn a_cancelled_request_storm_leaves_an_exact_store_and_a_log_without_viola
     for c in [&h2, &h1] {
         c.get(server.url("/healthz")).send().await.unwrap();
     }
-    let mut tasks = Vec::new();
-    for i in 0..400u64 {
-        let url = server.url("/v1/keys");
-        let base = server.url("");
-        let jwks = jwks.clone();
-        let client = if i % 3 == 0 { h1.clone() } else { h2.clone() };
-        tasks.push(tokio::spawn(async move {
-            let timeout = Duration::from_millis(1 + (i * 7) % 25);
-            let Ok(r) = client
-                .post(&url)
-                .timeout(timeout)
-                .json(&json!({"ttl_seconds": 1}))
-                .send()
-                .await
-            else {
-                return (0, 0);
-            };
-            if r.status() != 201 {
-                return (0, 0);
-            }
-            let Ok(key) = r.json::<Value>().await else {
-                return (1, 0);
-            };
-            // Half of the delivered keys get an open that may be cancelled too.
-            if i % 2 == 0 {
-                let id = key["key_id"].as_str().unwrap();
-                let vk = KeyToken::parse(key["token"].as_str().unwrap())
-                    .unwrap()
-                    .verify(&jwks, now_secs())
-                    .unwrap();
-                let env = Envelope::seal(&vk, b"1234").unwrap();
-                let opened = client
-                    .post(format!("{base}/v1/keys/{id}/open"))
+    // Rounds of 400 requests until enough of them reached custody (on a loaded machine most
+    // of a round's requests may be cut before they arrive).
+    let mut delivered = 0;
+    for round in 0..10u64 {
+        let mut tasks = Vec::new();
+        for i in round * 400..(round + 1) * 400 {
+            let url = server.url("/v1/keys");
+            let base = server.url("");
+            let jwks = jwks.clone();
+            let client = if i % 3 == 0 { h1.clone() } else { h2.clone() };
+            tasks.push(tokio::spawn(async move {
+                let timeout = Duration::from_millis(1 + (i * 7) % 25);
+                let Ok(r) = client
+                    .post(&url)
                     .timeout(timeout)
-                    .json(&json!({"envelope": env.to_json_value()}))
+                    .json(&json!({"ttl_seconds": 1}))
                     .send()
                     .await
-                    .is_ok_and(|r| r.status() == 200);
-                return (1, u64::from(opened));
-            }
-            (1, 0)
-        }));
-    }
-    let mut delivered = 0;
-    for t in tasks {
-        delivered += t.await.unwrap().0;
+                else {
+                    return (0, 0);
+                };
+                if r.status() != 201 {
+                    return (0, 0);
+                }
+                let Ok(key) = r.json::<Value>().await else {
+                    return (1, 0);
+                };
+                // Half of the delivered keys get an open that may be cancelled too.
+                if i % 2 == 0 {
+                    let id = key["key_id"].as_str().unwrap();
+                    let vk = KeyToken::parse(key["token"].as_str().unwrap())
+                        .unwrap()
+                        .verify(&jwks, now_secs())
+                        .unwrap();
+                    let env = Envelope::seal(&vk, b"1234").unwrap();
+                    let opened = client
+                        .post(format!("{base}/v1/keys/{id}/open"))
+                        .timeout(timeout)
+                        .json(&json!({"envelope": env.to_json_value()}))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == 200);
+                    return (1, u64::from(opened));
+                }
+                (1, 0)
+            }));
+        }
+        for t in tasks {
+            delivered += t.await.unwrap().0;
+        }
+        if server.state.metrics.created.get() >= 40 {
+            break;
+        }
     }
     // Every key lives one second: wait until the store is empty.
     let mut live = usize::MAX;
