@@ -91,7 +91,35 @@ fn nonce(query: Option<&str>) -> Result<Vec<u8>, AppError> {
         .ok_or_else(|| AppError::BadRequest(format!("nonce must be {NONCE_FORMAT}")))
 }
 
-/// `GET /v1/attestation?nonce=<hex>`.
+/// The attestation query.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct NonceQuery {
+    /// 1 to 64 bytes, written as 2 to 128 hex digits; the only parameter, given once.
+    #[param(pattern = "^([0-9A-Fa-f]{2}){1,64}$")]
+    nonce: String,
+}
+
+/// Attestation evidence committing to the token-signing keys and the audit key.
+///
+/// Any authenticated caller. The evidence's user data (Nitro) or REPORT_DATA (SEV-SNP)
+/// commits to the nonce, the JWKS thumbprints and the audit key's digest (binding
+/// `ok2cry-bind-v1`, docs/ATTESTATION.md). Never cached.
+#[utoipa::path(
+    get, path = "/v1/attestation", tag = "attestation", params(NonceQuery),
+    responses(
+        (status = 200, description = "The evidence and the binding's members",
+            body = crate::openapi::Attestation,
+            headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 400, description = "A bad nonce (`bad-request`)",
+            body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Attestation is not enabled on this node",
+            body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The attestation provider failed (Retry-After)",
+            body = crate::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn attestation(
     State(state): State<Arc<AppState>>,
     _caller: Caller,

@@ -16,7 +16,7 @@ use crate::config::MlockMode;
 use serde::Serialize;
 
 /// What hardening achieved.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct HardeningReport {
     /// Core dumps disabled (RLIMIT_CORE = 0).
     pub core_dumps_disabled: bool,

@@ -46,6 +46,7 @@ pub mod hardening;
 pub mod kek;
 pub mod metrics;
 pub mod node;
+pub mod openapi;
 pub mod pki;
 pub mod principal;
 pub mod problem;

@@ -17,6 +17,46 @@ use serde_json::{Map, Value, json};
 /// Media type of problem documents.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// Where the problem types live: a problem document's `type` is this and the slug.
+pub const PROBLEM_BASE: &str = "https://ok2cry.dev/problems/";
+
+/// Every problem type the service writes (the slugs), as the API document lists them; a test
+/// checks this against every [`AppError`] and protocol error.
+pub const PROBLEM_TYPES: [&str; 32] = [
+    "bad-request",
+    "unauthenticated",
+    "forbidden",
+    "not-found",
+    "method-not-allowed",
+    "busy",
+    "key-destroyed",
+    "request-timeout",
+    "payload-too-large",
+    "unsupported-media-type",
+    "cannot-open",
+    "quota-exceeded",
+    "rate-limited",
+    "unavailable",
+    "not-ready",
+    "internal",
+    "malformed",
+    "invalid-key-id",
+    "context-too-long",
+    "plaintext-size",
+    "unsupported-version",
+    "unsupported-suite",
+    "invalid-public-key",
+    "invalid-private-key",
+    "unsupported-algorithm",
+    "wrong-token-type",
+    "unknown-signing-key",
+    "bad-signature",
+    "expired",
+    "not-yet-valid",
+    "key-id-mismatch",
+    "seal-failed",
+];
+
 /// An HTTP error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -285,10 +325,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, slug, title, detail, ext) = self.parts();
         let mut body = Map::new();
-        body.insert(
-            "type".into(),
-            json!(format!("https://ok2cry.dev/problems/{slug}")),
-        );
+        body.insert("type".into(), json!(format!("{PROBLEM_BASE}{slug}")));
         body.insert("title".into(), json!(title));
         body.insert("status".into(), json!(status.as_u16()));
         body.insert("detail".into(), json!(detail));
@@ -348,6 +385,95 @@ impl From<CustodyError> for AppError {
 impl From<ok2cry_client::Error> for AppError {
     fn from(e: ok2cry_client::Error) -> Self {
         Self::Protocol(e)
+    }
+}
+
+/// For the API document's tests: every problem type the service can write.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+    use ok2cry_client::Error as E;
+    use std::collections::BTreeSet;
+
+    /// Every `type` URI of every [`AppError`] (each variant, each protocol error).
+    pub(crate) fn every_problem_type() -> BTreeSet<String> {
+        let protocol = [
+            E::Malformed("x"),
+            E::InvalidKeyId,
+            E::ContextTooLong,
+            E::PlaintextSize,
+            E::UnsupportedVersion,
+            E::UnsupportedSuite,
+            E::InvalidPublicKey,
+            E::InvalidPrivateKey,
+            E::UnsupportedAlgorithm,
+            E::WrongTokenType,
+            E::UnknownSigningKey,
+            E::BadSignature,
+            E::Expired,
+            E::NotYetValid,
+            E::KeyIdMismatch,
+            E::SealFailed,
+            E::ContextMismatch,
+            E::OpenFailed,
+            E::Crypto,
+        ];
+        let mut errors: Vec<AppError> = protocol.into_iter().map(AppError::Protocol).collect();
+        errors.extend([
+            AppError::BadRequest(String::new()),
+            AppError::Unauthenticated(String::new()),
+            AppError::Forbidden(String::new()),
+            AppError::NotFound(String::new()),
+            AppError::MethodNotAllowed,
+            AppError::Conflict(String::new()),
+            AppError::Gone {
+                destroyed_at: 0,
+                reason: "expired",
+            },
+            AppError::RequestTimeout,
+            AppError::PayloadTooLarge(String::new()),
+            AppError::UnsupportedMediaType(String::new()),
+            AppError::CannotOpen {
+                key_destroyed: false,
+            },
+            AppError::QuotaExceeded { quota: 1 },
+            AppError::RateLimited { retry_after: 1 },
+            AppError::Unavailable {
+                detail: String::new(),
+                retry_after: 1,
+            },
+            AppError::NotReady {
+                detail: String::new(),
+                report: Map::new(),
+            },
+            AppError::Internal,
+        ]);
+        // A new variant must be added above: this match has no wildcard.
+        for e in &errors {
+            match e {
+                AppError::BadRequest(_)
+                | AppError::Unauthenticated(_)
+                | AppError::Forbidden(_)
+                | AppError::NotFound(_)
+                | AppError::MethodNotAllowed
+                | AppError::Conflict(_)
+                | AppError::Gone { .. }
+                | AppError::RequestTimeout
+                | AppError::PayloadTooLarge(_)
+                | AppError::UnsupportedMediaType(_)
+                | AppError::CannotOpen { .. }
+                | AppError::QuotaExceeded { .. }
+                | AppError::RateLimited { .. }
+                | AppError::Unavailable { .. }
+                | AppError::NotReady { .. }
+                | AppError::Protocol(_)
+                | AppError::Internal => {}
+            }
+        }
+        errors
+            .iter()
+            .map(|e| format!("{PROBLEM_BASE}{}", e.parts().1))
+            .collect()
     }
 }
 

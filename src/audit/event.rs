@@ -29,7 +29,7 @@ impl<'de> Deserialize<'de> for Timestamp {
 }
 
 /// Why a key was destroyed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DestroyReason {
     /// Its opens were used up.

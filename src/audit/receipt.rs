@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub const RECEIPT_VERSION: u8 = 2;
 
 /// One event with its proof.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptEntry {
     /// Leaf index (the event's `seq`).
@@ -28,7 +28,7 @@ pub struct ReceiptEntry {
 }
 
 /// A destruction receipt.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
     /// Format version: 2.

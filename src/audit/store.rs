@@ -239,7 +239,7 @@ impl Shared {
 }
 
 /// Whether the log can take events now.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditHealth {
     /// The last write succeeded.
     pub writable: bool,

@@ -13,23 +13,11 @@
 use crate::api::{AppState, Caller};
 use crate::principal::Role;
 use crate::problem::AppError;
-use axum::Router;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use serde_json::json;
 use std::sync::Arc;
 use tower::ServiceExt;
-
-/// The routes, merged into [`crate::api::app`].
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/audit", get(to_slash))
-        .route("/audit/", get(page))
-        .route("/audit/log/index.json", get(listing))
-        .route("/audit/log/{name}", get(file))
-}
 
 /// Whether `name` is a file of a log directory that the page reads.
 pub fn is_log_file(name: &str) -> bool {
@@ -61,12 +49,30 @@ fn headers(response: &mut Response, content_type: &'static str) {
     );
 }
 
-async fn to_slash(caller: Caller) -> Result<Response, AppError> {
+/// The auditor's page, at `/audit/`.
+#[utoipa::path(
+    get, path = "/audit", tag = "auditor",
+    responses(
+        (status = 308, description = "To /audit/",
+            headers(("Location" = String, description = "/audit/"))),
+    )
+)]
+pub(crate) async fn to_slash(caller: Caller) -> Result<Response, AppError> {
     caller.require(Role::Auditor)?;
     Ok(Redirect::permanent("/audit/").into_response())
 }
 
-async fn page(caller: Caller) -> Result<Response, AppError> {
+/// The auditor's page: verifies the proof of destruction in the browser (docs/AUDIT.md).
+///
+/// Needs the auditor role.
+#[utoipa::path(
+    get, path = "/audit/", tag = "auditor",
+    responses(
+        (status = 200, description = "The page (HTML, with a strict Content-Security-Policy)",
+            body = String, content_type = "text/html; charset=utf-8"),
+    )
+)]
+pub(crate) async fn page(caller: Caller) -> Result<Response, AppError> {
     caller.require(Role::Auditor)?;
     let page = super::page::page().map_err(|e| {
         tracing::error!(error = %e, "the auditor's page");
@@ -94,7 +100,37 @@ fn log_dir(state: &AppState, caller: &Caller) -> Result<std::path::PathBuf, AppE
         .ok_or_else(|| AppError::NotFound("this node has no audit log".into()))
 }
 
-async fn listing(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Response, AppError> {
+/// A log file's name and size.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct LogFile {
+    /// `FORMAT`, or `segment-<N>.jsonl`, `.meta.json`, `.checkpoints.jsonl`.
+    name: String,
+    /// Bytes.
+    size: u64,
+}
+
+/// The files of the audit log.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct LogFiles {
+    /// By name.
+    files: Vec<LogFile>,
+}
+
+/// The files of the audit log that `ok2cry audit verify --dir` reads.
+///
+/// Needs the auditor role.
+#[utoipa::path(
+    get, path = "/audit/log/index.json", tag = "auditor",
+    responses(
+        (status = 200, description = "The files", body = LogFiles),
+        (status = 404, description = "This node has no audit log",
+            body = crate::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn listing(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Response, AppError> {
     let dir = log_dir(&state, &caller)?;
     let files = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<(String, u64)>> {
         let mut files = Vec::new();
@@ -115,16 +151,43 @@ async fn listing(State(state): State<Arc<AppState>>, caller: Caller) -> Result<R
         tracing::error!(error = %e, "listing the audit log failed");
         AppError::Internal
     })?;
-    let files: Vec<_> = files
+    let files = files
         .into_iter()
-        .map(|(name, size)| json!({"name": name, "size": size}))
+        .map(|(name, size)| LogFile { name, size })
         .collect();
-    let mut response = axum::Json(json!({ "files": files })).into_response();
+    let mut response = axum::Json(LogFiles { files }).into_response();
     headers(&mut response, "application/json");
     Ok(response)
 }
 
-async fn file(
+/// A log file's name in a path.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct LogFileName {
+    /// `FORMAT`, or `segment-<N>.jsonl`, `.meta.json`, `.checkpoints.jsonl`.
+    #[param(pattern = "^(FORMAT|segment-[0-9]+\\.(jsonl|meta\\.json|checkpoints\\.jsonl))$")]
+    name: String,
+}
+
+/// One file of the audit log, as bytes.
+///
+/// Needs the auditor role. Range and conditional requests work (RFC 9110).
+#[utoipa::path(
+    get, path = "/audit/log/{name}", tag = "auditor", params(LogFileName),
+    responses(
+        (status = 200, description = "The file", body = Vec<u8>,
+            content_type = "application/octet-stream"),
+        (status = 206, description = "The range asked for", body = Vec<u8>,
+            content_type = "application/octet-stream"),
+        (status = 304, description = "Not modified"),
+        (status = 404, description = "Not a file of the log, or no audit log",
+            body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 416, description = "The range is not satisfiable",
+            body = crate::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn file(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(name): Path<String>,

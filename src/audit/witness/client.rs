@@ -42,7 +42,7 @@ pub enum WitnessError {
 }
 
 /// What the node knows of each witness.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct WitnessInfo {
     /// Key name.
     pub name: String,
