@@ -55,7 +55,10 @@ fn run(server: &TestServer, who: &str, include: &[&str], seconds: u32) {
         .args(["--max-time", &seconds.to_string()])
         .args(["--request-timeout", "20"])
         .args(["--seed", &seed])
-        .args(["--workers", "2"])
+        // One worker: with two, hypothesis (parsing its lambdas' sources with `ast` from two
+        // threads) sometimes fails inside CPython 3.11 with "AST constructor recursion depth
+        // mismatch", an error of the tool's, not of the API (seen in a run on 2026-12-03).
+        .args(["--workers", "1"])
         .arg("--tls-verify")
         .arg(pki.join("ca.pem"))
         .arg("--request-cert")
