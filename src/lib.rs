@@ -5,7 +5,7 @@
 //! and destroys the key, and proves every destruction in a tamper-evident audit log.
 //!
 //! Table of contents:
-//! - [`config`]: configuration (TOML file, environment, flags), validated at start.
+//! - [`node::config`]: configuration (TOML file, environment, flags), validated at start.
 //! - [`clock`]: the time source (system, or manual for deterministic tests).
 //! - [`principal`]: who is calling and what they may do.
 //! - [`bearer`]: the bearer JWT fallback for parties without mTLS.
@@ -24,8 +24,8 @@
 //!   witnessed checkpoints, receipts, offline verification, the witness.
 //! - [`auditor_view`]: the auditor's page (`/audit/`, `ok2cry audit export`): the log verified
 //!   in the browser with the rules of [`audit::verify`].
-//! - [`dev`]: `serve --dev`, a local setup with a dev PKI.
-//! - [`hardening`]: RAM-only process hardening (core dumps, dumpable, mlockall).
+//! - [`node::dev`]: `serve --dev`, a local setup with a dev PKI.
+//! - [`node::hardening`]: RAM-only process hardening (core dumps, dumpable, mlockall).
 //! - [`cli`]: the command line.
 //! - [`attest_cli`]: `ok2cry attest …`: verify evidence and its binding, write provenance.
 
@@ -39,10 +39,7 @@ pub mod bearer;
 pub mod body;
 pub mod cli;
 pub mod clock;
-pub mod config;
 pub mod custody;
-pub mod dev;
-pub mod hardening;
 pub mod kek;
 pub mod metrics;
 pub mod node;

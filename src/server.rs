@@ -68,8 +68,8 @@ pub struct ServerLimits {
     pub drain_timeout: Duration,
 }
 
-impl From<&crate::config::LimitsConfig> for ServerLimits {
-    fn from(l: &crate::config::LimitsConfig) -> Self {
+impl From<&crate::node::config::LimitsConfig> for ServerLimits {
+    fn from(l: &crate::node::config::LimitsConfig) -> Self {
         Self {
             handshake_timeout: Duration::from_millis(l.handshake_timeout_ms),
             header_timeout: Duration::from_millis(l.header_timeout_ms),

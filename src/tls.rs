@@ -23,7 +23,7 @@
 //!   reload cannot be resumed after it: a revoked certificate cannot come back by resumption.
 //!   Connections already established are not affected by a reload.
 
-use crate::config::{ClientAuthMode, TlsConfig};
+use crate::node::config::{ClientAuthMode, TlsConfig};
 use crate::principal::{CertIdentity, identity_from_cert};
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;

@@ -49,9 +49,9 @@ fn jwt_setup() -> JwtSetup {
     )
     .unwrap();
     let keys_file = dir.path().join("jwt-keys.toml");
-    ok2cry::config::add_partner_key(
+    ok2cry::node::config::add_partner_key(
         &keys_file,
-        ok2cry::config::PartnerKey {
+        ok2cry::node::config::PartnerKey {
             sub: "partner-jwt".into(),
             kid: "k1".into(),
             public_key: pem_path,

@@ -13,9 +13,9 @@
 use base64ct::{Base64UrlUnpadded, Encoding};
 use ok2cry::audit::AuditLog;
 use ok2cry::clock::{Clock, SystemClock};
-use ok2cry::config::Config;
 use ok2cry::custody::{CreateRequest, Custody, CustodyConfig};
 use ok2cry::metrics::Metrics;
+use ok2cry::node::config::Config;
 use ok2cry::principal::{AuthMethod, Principal, Role};
 use ok2cry_client::{Envelope, KeyToken, PublicKey};
 use ok2cry_fuzz::fixtures::{VECTORS, text, unhex};
@@ -235,7 +235,7 @@ fn attestation(seeds: &mut Seeds, dir: &Path) {
 /// Lines, notes and receipts of a real audit log.
 async fn audit(seeds: &mut Seeds) {
     let dir = tempfile::tempdir().unwrap();
-    let config_path = ok2cry::dev::prepare(&dir.path().join("pki"), None).unwrap();
+    let config_path = ok2cry::node::dev::prepare(&dir.path().join("pki"), None).unwrap();
     let config = Config::from_file(&config_path).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let opts = config.audit_options();

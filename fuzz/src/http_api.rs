@@ -21,10 +21,10 @@ use ok2cry::audit::AuditLog;
 use ok2cry::audit::recorder::MemoryRecorder;
 use ok2cry::bearer::{BearerSettings, BearerVerifier};
 use ok2cry::clock::{Clock, SystemClock};
-use ok2cry::config::Config;
 use ok2cry::custody::{CreateRequest, Custody, CustodyConfig};
-use ok2cry::hardening::HardeningReport;
 use ok2cry::metrics::Metrics;
+use ok2cry::node::config::Config;
+use ok2cry::node::hardening::HardeningReport;
 use ok2cry::principal::{AuthMethod, CertIdentity, Principal, PrincipalRegistry, Role, Roles};
 use ok2cry_attestation::DevProvider;
 use ok2cry_client::{Envelope, KeyToken};
@@ -61,7 +61,7 @@ static SHARED: LazyLock<Shared> = LazyLock::new(|| {
     );
     let dir = setup(tempfile::tempdir(), "temporary directory");
     let config_path = setup(
-        ok2cry::dev::prepare(&dir.path().join("pki"), None),
+        ok2cry::node::dev::prepare(&dir.path().join("pki"), None),
         "dev config",
     );
     let config = setup(Config::from_file(&config_path), "config");

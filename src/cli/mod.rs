@@ -3,7 +3,7 @@
 
 mod audit;
 
-use crate::config::Config;
+use crate::node::config::Config;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -277,7 +277,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let config_path = match (&args.config, args.dev) {
         (Some(path), false) => path.clone(),
         (None, true) => {
-            crate::dev::prepare(&args.dev_dir, args.listen).map_err(fail("dev setup"))?
+            crate::node::dev::prepare(&args.dev_dir, args.listen).map_err(fail("dev setup"))?
         }
         (Some(_), true) => return Err(CliError("use either --config or --dev, not both".into())),
         (None, false) => {
@@ -302,9 +302,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         .map_err(fail(&format!("cannot listen on {}", config.listen)))?;
     let addr = listener.local_addr().map_err(fail("listener"))?;
     tracing::info!(%addr, node = %config.node_id, "ok2cry listening (TLS 1.2+, client certificates {})",
-        match config.tls.client_auth { crate::config::ClientAuthMode::Required => "required", crate::config::ClientAuthMode::Optional => "optional" });
+        match config.tls.client_auth { crate::node::config::ClientAuthMode::Required => "required", crate::node::config::ClientAuthMode::Optional => "optional" });
     if args.dev {
-        crate::dev::print_banner(&args.dev_dir, addr);
+        crate::node::dev::print_banner(&args.dev_dir, addr);
     }
     crate::node::run_until_signal(config, listener)
         .await
@@ -314,7 +314,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
 fn certs(command: CertsCommand) -> Result<(), CliError> {
     match command {
         CertsCommand::Dev { dir, force } => {
-            crate::dev::create_pki(&dir, force).map_err(fail("dev PKI"))?;
+            crate::node::dev::create_pki(&dir, force).map_err(fail("dev PKI"))?;
             println!("dev PKI in {}", dir.display());
             Ok(())
         }
@@ -384,9 +384,9 @@ fn partners(command: PartnersCommand) -> Result<(), CliError> {
             });
             probe.add_key(&sub, &kid, &pem).map_err(fail("key"))?;
             let stored = std::path::absolute(&key).map_err(fail("key path"))?;
-            crate::config::add_partner_key(
+            crate::node::config::add_partner_key(
                 &file,
-                crate::config::PartnerKey {
+                crate::node::config::PartnerKey {
                     sub,
                     kid,
                     public_key: stored,

@@ -2,7 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use ok2cry::clock::{Clock, ManualClock, SystemClock};
-use ok2cry::config::Config;
+use ok2cry::node::config::Config;
 use ok2cry::node::{Node, NodeError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,7 +45,8 @@ impl TestServer {
     pub async fn start_with(opts: Options) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let pki = pki_dir(dir.path());
-        let config_path = ok2cry::dev::prepare(&pki, Some("127.0.0.1:0".parse().unwrap())).unwrap();
+        let config_path =
+            ok2cry::node::dev::prepare(&pki, Some("127.0.0.1:0".parse().unwrap())).unwrap();
         let mut text = std::fs::read_to_string(&config_path).unwrap();
         // Tests do not lock the test process's memory.
         text = text.replace("mlock = \"best_effort\"", "mlock = \"off\"");

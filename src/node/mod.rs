@@ -8,16 +8,20 @@
 //! destroy every key and KEK (each logged) → `service_stopped` → final checkpoint, witnessed →
 //! close the log; a log that could not take every event makes the exit fail.
 
+pub mod config;
+pub mod dev;
+pub mod hardening;
+
 use crate::api::AppState;
 use crate::audit::disk::{Disk, RealDisk};
 use crate::audit::witness::client::{WitnessEndpoint, Witnessing};
 use crate::audit::{AuditLog, EventBody};
 use crate::bearer::{BearerSettings, BearerVerifier};
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
 use crate::custody::Custody;
-use crate::hardening::{HardeningReport, harden};
 use crate::metrics::Metrics;
+use crate::node::config::Config;
+use crate::node::hardening::{HardeningReport, harden};
 use crate::principal::{PrincipalRegistry, Roles};
 use crate::server::{ServerLimits, run};
 use crate::tls::TlsReloader;
@@ -33,10 +37,10 @@ use tokio::net::TcpListener;
 pub enum NodeError {
     /// Configuration.
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::node::config::ConfigError),
     /// Hardening that was required failed.
     #[error(transparent)]
-    Hardening(#[from] crate::hardening::HardeningError),
+    Hardening(#[from] crate::node::hardening::HardeningError),
     /// TLS material could not be loaded.
     #[error("TLS: {0}")]
     Tls(String),
@@ -61,10 +65,16 @@ pub fn principals(config: &Config) -> Result<PrincipalRegistry, NodeError> {
         let pin = match &p.spki_sha256 {
             Some(hex_pin) => {
                 let bytes = hex::decode(hex_pin).map_err(|_| {
-                    crate::config::ConfigError(format!("principals: {}: bad spki_sha256", p.id))
+                    crate::node::config::ConfigError(format!(
+                        "principals: {}: bad spki_sha256",
+                        p.id
+                    ))
                 })?;
                 let pin: [u8; 32] = bytes.try_into().map_err(|_| {
-                    crate::config::ConfigError(format!("principals: {}: bad spki_sha256", p.id))
+                    crate::node::config::ConfigError(format!(
+                        "principals: {}: bad spki_sha256",
+                        p.id
+                    ))
                 })?;
                 Some(pin)
             }
@@ -91,9 +101,9 @@ fn bearer(config: &Config) -> Result<Option<BearerVerifier>, NodeError> {
         max_lifetime_secs: jwt.max_lifetime_seconds,
         clock_skew_secs: jwt.clock_skew_seconds,
     });
-    for key in crate::config::read_partner_keys(&jwt.keys_file)? {
+    for key in crate::node::config::read_partner_keys(&jwt.keys_file)? {
         let pem = std::fs::read_to_string(&key.public_key).map_err(|e| {
-            crate::config::ConfigError(format!(
+            crate::node::config::ConfigError(format!(
                 "jwt key {}/{}: cannot read {}: {e}",
                 key.sub,
                 key.kid,
@@ -101,14 +111,14 @@ fn bearer(config: &Config) -> Result<Option<BearerVerifier>, NodeError> {
             ))
         })?;
         verifier.add_key(&key.sub, &key.kid, &pem).map_err(|e| {
-            crate::config::ConfigError(format!("jwt key {}/{}: {e}", key.sub, key.kid))
+            crate::node::config::ConfigError(format!("jwt key {}/{}: {e}", key.sub, key.kid))
         })?;
     }
     Ok(Some(verifier))
 }
 
 fn attestor(config: &Config) -> Result<Option<crate::api::Attestor>, NodeError> {
-    use crate::config::AttestationMode;
+    use crate::node::config::AttestationMode;
     match config.attestation.provider {
         AttestationMode::Off => Ok(None),
         AttestationMode::Dev => {

@@ -12,7 +12,7 @@
 //! What was achieved is reported at start and on `/readyz`. This module uses the `nix` crate's
 //! safe wrappers, so the crate stays free of `unsafe` code.
 
-use crate::config::MlockMode;
+use crate::node::config::MlockMode;
 use serde::Serialize;
 
 /// What hardening achieved.
