@@ -5,14 +5,14 @@
 //! client certificate (or, when enabled, a verified bearer JWT), and checked against the
 //! caller's roles. Every error goes through [`AppError`].
 
-use crate::bearer::BearerVerifier;
+use crate::auth::bearer::BearerVerifier;
+use crate::auth::principal::{CertIdentity, Principal, PrincipalError, PrincipalRegistry, Role};
 use crate::body::Object;
 use crate::clock::{Clock, iso8601};
 use crate::custody::{CreateRequest, Custody, KeyView};
 use crate::metrics::Metrics;
 use crate::node::hardening::HardeningReport;
 use crate::openapi::{Jwk, Jwks, Problem};
-use crate::principal::{CertIdentity, Principal, PrincipalError, PrincipalRegistry, Role};
 use crate::problem::AppError;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};

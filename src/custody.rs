@@ -23,10 +23,10 @@ use crate::audit::event::{
     DestroyReason, EventBody, KekDestroyReason, OpenFailure, Timestamp, service_key_id,
 };
 use crate::audit::recorder::Recorder;
+use crate::auth::principal::Principal;
 use crate::clock::{Clock, Millis};
 use crate::kek::{KekError, KekInfo, KekRing, WrappedKey};
 use crate::metrics::Metrics;
-use crate::principal::Principal;
 use crate::signing::SigningRing;
 use ok2cry_client::{
     CryptoProvider, Envelope, KeyId, KeyTokenClaims, Plaintext, PrivateKey, PublicKey,

@@ -7,10 +7,10 @@
 //! Table of contents:
 //! - [`node::config`]: configuration (TOML file, environment, flags), validated at start.
 //! - [`clock`]: the time source (system, or manual for deterministic tests).
-//! - [`principal`]: who is calling and what they may do.
-//! - [`bearer`]: the bearer JWT fallback for parties without mTLS.
-//! - [`pki`]: the dev PKI and partner onboarding (CSR signing, revocation).
-//! - [`tls`]: the rustls server configuration, client-certificate verification, reload.
+//! - [`auth::principal`]: who is calling and what they may do.
+//! - [`auth::bearer`]: the bearer JWT fallback for parties without mTLS.
+//! - [`auth::pki`]: the dev PKI and partner onboarding (CSR signing, revocation).
+//! - [`auth::tls`]: the rustls server configuration, client-certificate verification, reload.
 //! - [`kek`]: key-encryption keys: rotation, wrapping, destruction.
 //! - [`signing`]: the service's token-signing keys and the JWK set.
 //! - [`custody`]: the disposable keys: create, get, open once, destroy, sweep.
@@ -35,7 +35,7 @@ pub mod attest_cli;
 pub mod attestation_route;
 pub mod audit;
 pub mod auditor_view;
-pub mod bearer;
+pub mod auth;
 pub mod body;
 pub mod cli;
 pub mod clock;
@@ -44,9 +44,6 @@ pub mod kek;
 pub mod metrics;
 pub mod node;
 pub mod openapi;
-pub mod pki;
-pub mod principal;
 pub mod problem;
 pub mod server;
 pub mod signing;
-pub mod tls;

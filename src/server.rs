@@ -509,7 +509,7 @@ impl Connection {
                     return;
                 }
             };
-        let cert = crate::tls::peer_identity(tls_stream.get_ref().1);
+        let cert = crate::auth::tls::peer_identity(tls_stream.get_ref().1);
         if cert.is_some()
             && let Err(refusal) = self.slot.authenticate()
         {

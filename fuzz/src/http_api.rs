@@ -19,13 +19,15 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use ok2cry::api::{AppState, Attestor, ConnInfo, app};
 use ok2cry::audit::AuditLog;
 use ok2cry::audit::recorder::MemoryRecorder;
-use ok2cry::bearer::{BearerSettings, BearerVerifier};
+use ok2cry::auth::bearer::{BearerSettings, BearerVerifier};
+use ok2cry::auth::principal::{
+    AuthMethod, CertIdentity, Principal, PrincipalRegistry, Role, Roles,
+};
 use ok2cry::clock::{Clock, SystemClock};
 use ok2cry::custody::{CreateRequest, Custody, CustodyConfig};
 use ok2cry::metrics::Metrics;
 use ok2cry::node::config::Config;
 use ok2cry::node::hardening::HardeningReport;
-use ok2cry::principal::{AuthMethod, CertIdentity, Principal, PrincipalRegistry, Role, Roles};
 use ok2cry_attestation::DevProvider;
 use ok2cry_client::{Envelope, KeyToken};
 use p256::ecdsa::SigningKey;

@@ -16,8 +16,8 @@
 //! - [`key_token`]: key tokens (JWS compact) and their verification against a JWK set.
 //! - [`jwk`]: public JWKs, JWK sets, SPKI PEM/DER and SEC1 keys, private key scalars.
 //! - [`bearer`]: the service's bearer JWT verifier.
-//! - [`pki`]: the PEM/DER certificates, CSRs and CRLs the CLI reads (`src/pki.rs`) and the
-//!   identity of a client certificate (`src/principal.rs`).
+//! - [`pki`]: the PEM/DER certificates, CSRs and CRLs the CLI reads (`src/auth/pki.rs`) and the
+//!   identity of a client certificate (`src/auth/principal.rs`).
 //! - [`attestation`]: Nitro attestation documents (COSE_Sign1, CBOR, certificate chain).
 //! - [`audit_event`]: audit log lines.
 //! - [`audit_note`]: signed checkpoint notes and checkpoint bodies.

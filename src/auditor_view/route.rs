@@ -11,7 +11,7 @@
 //! Nothing else of the node's disk is reachable: a name must be exactly one of those forms.
 
 use crate::api::{AppState, Caller};
-use crate::principal::Role;
+use crate::auth::principal::Role;
 use crate::problem::AppError;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, header};

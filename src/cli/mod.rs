@@ -327,7 +327,7 @@ fn certs(command: CertsCommand) -> Result<(), CliError> {
         } => {
             let read =
                 |p: &Path| std::fs::read_to_string(p).map_err(fail(&p.display().to_string()));
-            let cert = crate::pki::sign_csr(
+            let cert = crate::auth::pki::sign_csr(
                 &read(&ca_dir.join("ca.pem"))?,
                 &read(&ca_dir.join("ca.key"))?,
                 &read(&csr)?,
@@ -350,7 +350,7 @@ fn certs(command: CertsCommand) -> Result<(), CliError> {
                 |p: &Path| std::fs::read_to_string(p).map_err(fail(&p.display().to_string()));
             let crl_path = ca_dir.join("crl.pem");
             let existing = std::fs::read_to_string(&crl_path).ok();
-            let crl = crate::pki::revoke(
+            let crl = crate::auth::pki::revoke(
                 &read(&ca_dir.join("ca.pem"))?,
                 &read(&ca_dir.join("ca.key"))?,
                 existing.as_deref(),
@@ -377,11 +377,12 @@ fn partners(command: PartnersCommand) -> Result<(), CliError> {
         } => {
             let pem = std::fs::read_to_string(&key).map_err(fail(&key.display().to_string()))?;
             // Refuse anything that is not a P-256 SPKI now, not at the next start.
-            let mut probe = crate::bearer::BearerVerifier::new(crate::bearer::BearerSettings {
-                audience: "probe".into(),
-                max_lifetime_secs: 60,
-                clock_skew_secs: 0,
-            });
+            let mut probe =
+                crate::auth::bearer::BearerVerifier::new(crate::auth::bearer::BearerSettings {
+                    audience: "probe".into(),
+                    max_lifetime_secs: 60,
+                    clock_skew_secs: 0,
+                });
             probe.add_key(&sub, &kid, &pem).map_err(fail("key"))?;
             let stored = std::path::absolute(&key).map_err(fail("key path"))?;
             crate::node::config::add_partner_key(

@@ -3,8 +3,8 @@
 //!
 //! Durations are in seconds (`*_seconds`) or milliseconds (`*_ms`) as named; sizes in bytes.
 
+use crate::auth::principal::Role;
 use crate::custody::CustodyConfig;
-use crate::principal::Role;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

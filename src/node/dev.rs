@@ -26,7 +26,7 @@ pub struct DevError(pub String);
 
 /// Creates the dev PKI in `dir` (reusing a complete one unless `force`).
 pub fn create_pki(dir: &Path, force: bool) -> Result<(), DevError> {
-    crate::pki::create_dev_pki(dir, crate::pki::DevPkiOptions { force })
+    crate::auth::pki::create_dev_pki(dir, crate::auth::pki::DevPkiOptions { force })
         .map(|_| ())
         .map_err(|e| DevError(e.to_string()))
 }

@@ -16,15 +16,15 @@ use crate::api::AppState;
 use crate::audit::disk::{Disk, RealDisk};
 use crate::audit::witness::client::{WitnessEndpoint, Witnessing};
 use crate::audit::{AuditLog, EventBody};
-use crate::bearer::{BearerSettings, BearerVerifier};
+use crate::auth::bearer::{BearerSettings, BearerVerifier};
+use crate::auth::principal::{PrincipalRegistry, Roles};
+use crate::auth::tls::TlsReloader;
 use crate::clock::{Clock, SystemClock};
 use crate::custody::Custody;
 use crate::metrics::Metrics;
 use crate::node::config::Config;
 use crate::node::hardening::{HardeningReport, harden};
-use crate::principal::{PrincipalRegistry, Roles};
 use crate::server::{ServerLimits, run};
-use crate::tls::TlsReloader;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -295,7 +295,7 @@ pub async fn start_on(
     });
     let custody = Arc::new(custody);
     let tls = Arc::new(
-        TlsReloader::new(crate::tls::settings_from(&config.tls))
+        TlsReloader::new(crate::auth::tls::settings_from(&config.tls))
             .map_err(|e| NodeError::Tls(e.to_string()))?,
     );
     let mut state = AppState::new(

@@ -17,7 +17,7 @@ pub struct TestServer {
     pub audit: ok2cry::audit::AuditLog,
     /// The audit log's disk: `disk.set_fail(true)` makes every write fail (a full disk).
     pub disk: Arc<ok2cry::audit::disk::FaultyDisk>,
-    pub tls: Arc<ok2cry::tls::TlsReloader>,
+    pub tls: Arc<ok2cry::auth::tls::TlsReloader>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), NodeError>>>,
 }

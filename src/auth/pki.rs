@@ -17,7 +17,7 @@
 //! the dev PKI directory, when created here, with mode 0700. Error messages never contain key
 //! material.
 
-use crate::principal::Role;
+use crate::auth::principal::Role;
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams,
     CertificateSigningRequestParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,

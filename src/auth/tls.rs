@@ -23,8 +23,8 @@
 //!   reload cannot be resumed after it: a revoked certificate cannot come back by resumption.
 //!   Connections already established are not affected by a reload.
 
+use crate::auth::principal::{CertIdentity, identity_from_cert};
 use crate::node::config::{ClientAuthMode, TlsConfig};
-use crate::principal::{CertIdentity, identity_from_cert};
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
@@ -230,7 +230,7 @@ impl TlsReloader {
 }
 
 /// The identity of the verified client certificate of a connection (precedence in
-/// [`crate::principal`]), or `None` without a certificate.
+/// [`crate::auth::principal`]), or `None` without a certificate.
 ///
 /// Call this only after the handshake completed: rustls exposes the peer certificates of a
 /// server connection once its verifier has accepted them.
