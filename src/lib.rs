@@ -11,8 +11,8 @@
 //! - [`auth::bearer`]: the bearer JWT fallback for parties without mTLS.
 //! - [`auth::pki`]: the dev PKI and partner onboarding (CSR signing, revocation).
 //! - [`auth::tls`]: the rustls server configuration, client-certificate verification, reload.
-//! - [`kek`]: key-encryption keys: rotation, wrapping, destruction.
-//! - [`signing`]: the service's token-signing keys and the JWK set.
+//! - [`custody::kek`]: key-encryption keys: rotation, wrapping, destruction.
+//! - [`custody::signing`]: the service's token-signing keys and the JWK set.
 //! - [`custody`]: the disposable keys: create, get, open once, destroy, sweep.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`problem`]: the one error type of the HTTP layer, as RFC 9457 problem+json.
@@ -40,10 +40,8 @@ pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod custody;
-pub mod kek;
 pub mod metrics;
 pub mod node;
 pub mod openapi;
 pub mod problem;
 pub mod server;
-pub mod signing;

@@ -1,6 +1,6 @@
 //! Custody of disposable keys: create, get, open once, destroy, sweep.
 //!
-//! - A private key is generated here, wrapped at once under the current KEK ([`crate::kek`])
+//! - A private key is generated here, wrapped at once under the current KEK ([`crate::custody::kek`])
 //!   and stored only wrapped, in a `moka` cache whose per-entry expiry is a backstop.
 //! - Strict TTL: every read checks expiry against the [`Clock`]; an expired key is never
 //!   opened. A sweeper (`sweep`, driven every few milliseconds by the server) destroys keys as
@@ -19,15 +19,18 @@
 //!   ([`CustodyError::StoreFull`]).
 //! - After destruction a small tombstone (when, why) answers `410 Gone` for a while.
 
+pub mod kek;
+pub mod signing;
+
 use crate::audit::event::{
     DestroyReason, EventBody, KekDestroyReason, OpenFailure, Timestamp, service_key_id,
 };
 use crate::audit::recorder::Recorder;
 use crate::auth::principal::Principal;
 use crate::clock::{Clock, Millis};
-use crate::kek::{KekError, KekInfo, KekRing, WrappedKey};
+use crate::custody::kek::{KekError, KekInfo, KekRing, WrappedKey};
+use crate::custody::signing::SigningRing;
 use crate::metrics::Metrics;
-use crate::signing::SigningRing;
 use ok2cry_client::{
     CryptoProvider, Envelope, KeyId, KeyTokenClaims, Plaintext, PrivateKey, PublicKey,
 };
