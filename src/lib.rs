@@ -15,33 +15,26 @@
 //! - [`custody::signing`]: the service's token-signing keys and the JWK set.
 //! - [`custody`]: the disposable keys: create, get, open once, destroy, sweep.
 //! - [`metrics`]: Prometheus metrics.
-//! - [`problem`]: the one error type of the HTTP layer, as RFC 9457 problem+json.
-//! - [`api`]: the HTTP routes (`fn app(state) -> Router`).
-//! - [`attestation_route`]: `GET /v1/attestation`, evidence bound to the node's keys.
-//! - [`server`]: the TLS listener and `run(listener, …, shutdown)`.
+//! - [`http::problem`]: the one error type of the HTTP layer, as RFC 9457 problem+json.
+//! - [`http::routes`]: the HTTP routes (`fn app(state) -> Router`).
+//! - [`http::attestation`]: `GET /v1/attestation`, evidence bound to the node's keys.
+//! - [`http::server`]: the TLS listener and `run(listener, …, shutdown)`.
 //! - [`node`]: start-up and shutdown of a whole node, in order.
 //! - [`audit`]: the audit log: the event model, one Merkle tree per node, signed and
 //!   witnessed checkpoints, receipts, offline verification, the witness.
-//! - [`auditor_view`]: the auditor's page (`/audit/`, `ok2cry audit export`): the log verified
+//! - [`http::auditor_view`]: the auditor's page (`/audit/`, `ok2cry audit export`): the log verified
 //!   in the browser with the rules of [`audit::verify`].
 //! - [`node::dev`]: `serve --dev`, a local setup with a dev PKI.
 //! - [`node::hardening`]: RAM-only process hardening (core dumps, dumpable, mlockall).
 //! - [`cli`]: the command line.
 //! - [`attest_cli`]: `ok2cry attest …`: verify evidence and its binding, write provenance.
 
-pub mod admission;
-pub mod api;
 pub mod attest_cli;
-pub mod attestation_route;
 pub mod audit;
-pub mod auditor_view;
 pub mod auth;
-pub mod body;
 pub mod cli;
 pub mod clock;
 pub mod custody;
+pub mod http;
 pub mod metrics;
 pub mod node;
-pub mod openapi;
-pub mod problem;
-pub mod server;

@@ -1,4 +1,4 @@
-//! HTTP requests through the service's router (`ok2cry::api::app`), driven with tower's
+//! HTTP requests through the service's router (`ok2cry::http::routes::app`), driven with tower's
 //! `oneshot` (no TLS: the caller arrives as the verified certificate identity the server
 //! would attach, or as a bearer JWT). Each input gets a fresh custody (memory sink), so inputs
 //! do not influence each other; the audit log (read by the auditor routes) and the
@@ -16,7 +16,6 @@ use crate::fixtures::{p256_key, p256_spki_pem, setup};
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use base64ct::{Base64UrlUnpadded, Encoding};
-use ok2cry::api::{AppState, Attestor, ConnInfo, app};
 use ok2cry::audit::AuditLog;
 use ok2cry::audit::recorder::MemoryRecorder;
 use ok2cry::auth::bearer::{BearerSettings, BearerVerifier};
@@ -25,6 +24,8 @@ use ok2cry::auth::principal::{
 };
 use ok2cry::clock::{Clock, SystemClock};
 use ok2cry::custody::{CreateRequest, Custody, CustodyConfig};
+use ok2cry::http::attestation::Attestor;
+use ok2cry::http::routes::{AppState, ConnInfo, app};
 use ok2cry::metrics::Metrics;
 use ok2cry::node::config::Config;
 use ok2cry::node::hardening::HardeningReport;

@@ -22,7 +22,7 @@
 //! - [`audit_event`]: audit log lines.
 //! - [`audit_note`]: signed checkpoint notes and checkpoint bodies.
 //! - [`audit_receipt`]: destruction receipts (JSON, then verification).
-//! - [`http_api`]: HTTP requests through the service's router (`ok2cry::api::app`).
+//! - [`http_api`]: HTTP requests through the service's router (`ok2cry::http::routes::app`).
 //! - [`fixtures`]: the keys, vectors and certificates the targets share.
 //! - [`wrap`]: DER and PEM wrapping for the modes that sign the fuzzer's bytes.
 

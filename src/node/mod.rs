@@ -12,7 +12,6 @@ pub mod config;
 pub mod dev;
 pub mod hardening;
 
-use crate::api::AppState;
 use crate::audit::disk::{Disk, RealDisk};
 use crate::audit::witness::client::{WitnessEndpoint, Witnessing};
 use crate::audit::{AuditLog, EventBody};
@@ -21,10 +20,11 @@ use crate::auth::principal::{PrincipalRegistry, Roles};
 use crate::auth::tls::TlsReloader;
 use crate::clock::{Clock, SystemClock};
 use crate::custody::Custody;
+use crate::http::routes::AppState;
+use crate::http::server::{ServerLimits, run};
 use crate::metrics::Metrics;
 use crate::node::config::Config;
 use crate::node::hardening::{HardeningReport, harden};
-use crate::server::{ServerLimits, run};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -117,7 +117,7 @@ fn bearer(config: &Config) -> Result<Option<BearerVerifier>, NodeError> {
     Ok(Some(verifier))
 }
 
-fn attestor(config: &Config) -> Result<Option<crate::api::Attestor>, NodeError> {
+fn attestor(config: &Config) -> Result<Option<crate::http::attestation::Attestor>, NodeError> {
     use crate::node::config::AttestationMode;
     match config.attestation.provider {
         AttestationMode::Off => Ok(None),
@@ -128,7 +128,7 @@ fn attestor(config: &Config) -> Result<Option<crate::api::Attestor>, NodeError> 
                 "attestation: DEVELOPMENT provider; its documents prove nothing about the build"
             );
             let dev_root = dev.root_certificate().to_vec();
-            Ok(Some(crate::api::Attestor {
+            Ok(Some(crate::http::attestation::Attestor {
                 provider: Arc::new(dev),
                 kind: "development",
                 dev_root: Some(dev_root),
@@ -142,7 +142,7 @@ fn attestor(config: &Config) -> Result<Option<crate::api::Attestor>, NodeError> 
                 None,
             )
             .map_err(|e| NodeError::Attestation(e.to_string()))?;
-            Ok(Some(crate::api::Attestor {
+            Ok(Some(crate::http::attestation::Attestor {
                 provider: Arc::new(snp),
                 kind: "sev-snp",
                 dev_root: None,
@@ -152,10 +152,10 @@ fn attestor(config: &Config) -> Result<Option<crate::api::Attestor>, NodeError> 
 }
 
 #[cfg(feature = "nsm")]
-fn nsm_attestor() -> Result<Option<crate::api::Attestor>, NodeError> {
+fn nsm_attestor() -> Result<Option<crate::http::attestation::Attestor>, NodeError> {
     let nsm = ok2cry_attestation::NsmProvider::open()
         .map_err(|e| NodeError::Attestation(e.to_string()))?;
-    Ok(Some(crate::api::Attestor {
+    Ok(Some(crate::http::attestation::Attestor {
         provider: Arc::new(nsm),
         kind: "nitro",
         dev_root: None,
@@ -163,7 +163,7 @@ fn nsm_attestor() -> Result<Option<crate::api::Attestor>, NodeError> {
 }
 
 #[cfg(not(feature = "nsm"))]
-fn nsm_attestor() -> Result<Option<crate::api::Attestor>, NodeError> {
+fn nsm_attestor() -> Result<Option<crate::http::attestation::Attestor>, NodeError> {
     Err(NodeError::Attestation(
         "attestation.provider = \"nsm\" needs a binary built with --features nsm".into(),
     ))

@@ -7,13 +7,14 @@
 
 use crate::auth::bearer::BearerVerifier;
 use crate::auth::principal::{CertIdentity, Principal, PrincipalError, PrincipalRegistry, Role};
-use crate::body::Object;
 use crate::clock::{Clock, iso8601};
 use crate::custody::{CreateRequest, Custody, KeyView};
+use crate::http::attestation::Attestor;
+use crate::http::body::Object;
+use crate::http::openapi::{Jwk, Jwks, Problem};
+use crate::http::problem::AppError;
 use crate::metrics::Metrics;
 use crate::node::hardening::HardeningReport;
-use crate::openapi::{Jwk, Jwks, Problem};
-use crate::problem::AppError;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -37,7 +38,7 @@ pub struct ConnInfo {
     /// The verified client certificate's identity, if one was presented.
     pub cert: Option<CertIdentity>,
     /// The connection's place in the admission budgets (absent when driven without a server).
-    pub slot: Option<Arc<crate::admission::Slot>>,
+    pub slot: Option<Arc<crate::http::admission::Slot>>,
 }
 
 /// Shared state of the HTTP layer.
@@ -65,8 +66,6 @@ pub struct AppState {
     /// The attestation provider, when enabled.
     pub attestation: Option<Attestor>,
 }
-
-pub use crate::attestation_route::Attestor;
 
 impl AppState {
     /// State with a rate limit of `per_second` (burst `burst`) per principal.
@@ -228,7 +227,7 @@ fn bearer_principal(parts: &Parts, state: &SharedState) -> Result<Principal, App
 }
 
 /// Declares every route once: the router is built from this table, and [`ROUTES`] lists it
-/// for the test that checks each route against the OpenAPI document (src/openapi.rs).
+/// for the test that checks each route against the OpenAPI document (src/http/openapi.rs).
 macro_rules! route_table {
     ($($method:ident $path:literal => $handler:path;)*) => {
         /// Every route the service answers, as (method, path in axum's syntax).
@@ -254,15 +253,15 @@ route_table! {
     get "/v1/audit/key" => audit_key;
     get "/v1/audit/tlog/checkpoint" => tlog_checkpoint;
     get "/v1/audit/tlog/tile/{*path}" => tlog_tile;
-    get "/v1/attestation" => crate::attestation_route::attestation;
+    get "/v1/attestation" => crate::http::attestation::attestation;
     get "/healthz" => healthz;
     get "/readyz" => readyz;
     get "/metrics" => metrics;
     get "/openapi.json" => openapi;
-    get "/audit" => crate::auditor_view::route::to_slash;
-    get "/audit/" => crate::auditor_view::route::page;
-    get "/audit/log/index.json" => crate::auditor_view::route::listing;
-    get "/audit/log/{name}" => crate::auditor_view::route::file;
+    get "/audit" => crate::http::auditor_view::route::to_slash;
+    get "/audit/" => crate::http::auditor_view::route::page;
+    get "/audit/log/index.json" => crate::http::auditor_view::route::listing;
+    get "/audit/log/{name}" => crate::http::auditor_view::route::file;
 }
 
 /// The router.
@@ -279,13 +278,13 @@ fn parse_key_id(raw: &str) -> Result<KeyId, AppError> {
 }
 
 /// The members of a create request (docs/PROTOCOL.md §12.1); all optional. The test in
-/// src/openapi.rs checks that [`CreateKeyRequest`] documents exactly these.
+/// src/http/openapi.rs checks that [`CreateKeyRequest`] documents exactly these.
 pub(crate) const CREATE_MEMBERS: [&str; 5] =
     ["ttl_seconds", "max_opens", "opener", "context", "label"];
 
 /// A create request (docs/PROTOCOL.md §12.1): a JSON object with only these members, each
 /// optional, none `null`; an empty body takes every default. Read strictly by
-/// [`crate::body::Object`]; this type is what the API document shows and what the handler
+/// [`crate::http::body::Object`]; this type is what the API document shows and what the handler
 /// fills.
 #[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -510,7 +509,7 @@ pub struct OpenRequest {
 #[allow(dead_code)]
 pub enum EnvelopeForm {
     /// The JSON envelope.
-    Json(crate::openapi::Envelope),
+    Json(crate::http::openapi::Envelope),
     /// The compact envelope: `v1.<key_id>.<base64url sealed>[.<base64url context>]`.
     Compact(String),
 }
@@ -793,7 +792,7 @@ pub(crate) async fn metrics(State(state): State<SharedState>) -> Response {
         body = Object, content_type = "application/json")),
 )]
 pub(crate) async fn openapi() -> Response {
-    let mut response = crate::openapi::json().into_response();
+    let mut response = crate::http::openapi::json().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -6,7 +6,7 @@
 //! documents, none of them `null`. Errors are in the project's own words: they name the
 //! member and what it must be, never a Rust type.
 
-use crate::problem::AppError;
+use crate::http::problem::AppError;
 use axum::http::{HeaderMap, header};
 use ok2cry_client::json::{self, Json};
 

@@ -23,8 +23,8 @@ use ok2cry_attestation::binding::{Binding, MAX_NONCE_LEN};
 use ok2cry_attestation::response::{AttestationResponse, BINDING_V1};
 use ok2cry_attestation::{AttestationProvider, Platform};
 
-use crate::api::{AppState, Caller};
-use crate::problem::AppError;
+use crate::http::problem::AppError;
+use crate::http::routes::{AppState, Caller};
 
 /// An attestation provider and what a verifier needs to know about it.
 #[derive(Clone)]
@@ -110,14 +110,14 @@ pub(crate) struct NonceQuery {
     get, path = "/v1/attestation", tag = "attestation", params(NonceQuery),
     responses(
         (status = 200, description = "The evidence and the binding's members",
-            body = crate::openapi::Attestation,
+            body = crate::http::openapi::Attestation,
             headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "A bad nonce (`bad-request`)",
-            body = crate::openapi::Problem, content_type = "application/problem+json"),
+            body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Attestation is not enabled on this node",
-            body = crate::openapi::Problem, content_type = "application/problem+json"),
+            body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The attestation provider failed (Retry-After)",
-            body = crate::openapi::Problem, content_type = "application/problem+json"),
+            body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn attestation(

@@ -6,7 +6,7 @@
 //!
 //! Connection discipline (docs/SECURITY.md, "Connections"), the same for HTTP/1.1 and HTTP/2:
 //!
-//! - admission ([`crate::admission`]): a connection first holds a place in the smaller
+//! - admission ([`crate::http::admission`]): a connection first holds a place in the smaller
 //!   unauthenticated budget (global and per source address), and moves to the authenticated
 //!   budget once a client certificate or a bearer token has been verified;
 //! - the TLS handshake has a deadline;
@@ -20,9 +20,9 @@
 //! Shutdown stops accepting, asks every connection to close gracefully, waits (bounded) for
 //! in-flight requests, and returns; the caller then destroys every key.
 
-use crate::admission::{Admission, AdmissionLimits, Slot};
-use crate::api::{AppState, ConnInfo, app};
-use crate::problem::{AppError, PROBLEM_JSON};
+use crate::http::admission::{Admission, AdmissionLimits, Slot};
+use crate::http::problem::{AppError, PROBLEM_JSON};
+use crate::http::routes::{AppState, ConnInfo, app};
 use axum::Router;
 use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
