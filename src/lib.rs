@@ -27,9 +27,8 @@
 //! - [`node::dev`]: `serve --dev`, a local setup with a dev PKI.
 //! - [`node::hardening`]: RAM-only process hardening (core dumps, dumpable, mlockall).
 //! - [`cli`]: the command line.
-//! - [`attest_cli`]: `ok2cry attest …`: verify evidence and its binding, write provenance.
+//! - [`cli::attest`]: `ok2cry attest …`: verify evidence and its binding, write provenance.
 
-pub mod attest_cli;
 pub mod audit;
 pub mod auth;
 pub mod cli;

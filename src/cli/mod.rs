@@ -1,6 +1,7 @@
 //! The command line. `main.rs` only parses and calls [`run`]; every command's logic lives in
 //! the library.
 
+pub mod attest;
 mod audit;
 
 use crate::node::config::Config;
@@ -37,7 +38,7 @@ pub enum Command {
     /// Attestation: verify AWS Nitro or AMD SEV-SNP evidence and the keys it binds; write
     /// release provenance.
     #[command(subcommand)]
-    Attest(crate::attest_cli::AttestCommand),
+    Attest(crate::cli::attest::AttestCommand),
     /// Make an ephemeral key pair of your own (an end user's key, for the reveal flow).
     Keygen {
         /// Where to write the private key (JWK with "d", mode 0600).
@@ -244,7 +245,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Partners(p) => partners(p),
         Command::Audit(a) => audit::audit(a).await,
         Command::Witness(w) => audit::witness(w).await,
-        Command::Attest(a) => crate::attest_cli::run(a).await,
+        Command::Attest(a) => crate::cli::attest::run(a).await,
         Command::Keygen { out } => keygen(&out),
         Command::Seal(args) => seal(args),
         Command::Open {
