@@ -22,6 +22,8 @@
 //!
 //! The identity is only as good as the chain verification before it: call this on a
 //! certificate the TLS layer has verified (see `crate::auth::tls::peer_identity`).
+//!
+//! Layer: auth. Owns identities and roles; it must not know keys or routes.
 
 use crate::auth::pki::PkiError;
 use serde::{Deserialize, Serialize};

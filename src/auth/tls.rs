@@ -22,6 +22,10 @@
 //!   error. Each configuration has its own session cache, so a session established before a
 //!   reload cannot be resumed after it: a revoked certificate cannot come back by resumption.
 //!   Connections already established are not affected by a reload.
+//!
+//! Layer: auth. Owns the rustls server configuration; it must not read requests (the HTTP
+//! layer does). Its settings still come as [`crate::node::config`] types (a known exception,
+//! docs/ARCHITECTURE.md).
 
 use crate::auth::principal::{CertIdentity, identity_from_cert};
 use crate::node::config::{ClientAuthMode, TlsConfig};

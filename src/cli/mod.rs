@@ -1,5 +1,8 @@
 //! The command line. `main.rs` only parses and calls [`run`]; every command's logic lives in
 //! the library.
+//!
+//! Layer: cli, the top. Each command parses its arguments and calls the layers below; no
+//! layer imports this one.
 
 pub mod attest;
 mod audit;

@@ -18,6 +18,12 @@
 //! - No live key is ever evicted for space: a full store refuses new keys
 //!   ([`CustodyError::StoreFull`]).
 //! - After destruction a small tombstone (when, why) answers `410 Gone` for a while.
+//!
+//! Layer: custody. This folder owns the disposable keys in RAM, their KEKs ([`kek`]) and the
+//! token-signing keys ([`signing`]). It builds the events of [`crate::audit::event`] and
+//! emits them through [`crate::audit::recorder::Recorder`]; it must not reach the log's store,
+//! writer or files, must not touch the network, and must not import [`crate::http`],
+//! [`crate::node`] or [`crate::cli`].
 
 pub mod kek;
 pub mod signing;

@@ -11,6 +11,9 @@
 //! The nonce is 1 to 64 bytes, sent as 2 to 128 hex digits; it is the only query parameter.
 //! Any authenticated caller may ask (the evidence and the key digests are public); the answer
 //! is never cached (`Cache-Control: no-store`).
+//!
+//! Layer: http. Owns the attestation route and its binding to the node's keys; evidence is
+//! made by the provider of `ok2cry-attestation`, never here.
 
 use std::sync::Arc;
 

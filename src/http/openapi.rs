@@ -7,6 +7,9 @@
 //! `/openapi.json`. `docs/openapi.json` is a copy, kept equal by a test
 //! (`OK2CRY_BLESS=1 cargo test --lib openapi` rewrites it); another test fails when a route of
 //! [`crate::http::routes::ROUTES`] is not documented, or a documented one is not routed.
+//!
+//! Layer: http. Owns the API document; it must not add routes (the table in
+//! [`crate::http::routes`] does).
 
 use crate::http::problem::{PROBLEM_BASE, PROBLEM_TYPES};
 use serde::Serialize;

@@ -4,6 +4,10 @@
 //! Every handler gets its caller as a [`Caller`], resolved from the connection's verified
 //! client certificate (or, when enabled, a verified bearer JWT), and checked against the
 //! caller's roles. Every error goes through [`AppError`].
+//!
+//! Layer: http. Owns the route table, the shared state of the HTTP layer and the handlers; a
+//! handler must not hold key material or write audit events: it calls [`crate::custody`], and
+//! reads the audit log only for the auditor routes.
 
 use crate::auth::bearer::BearerVerifier;
 use crate::auth::principal::{CertIdentity, Principal, PrincipalError, PrincipalRegistry, Role};

@@ -19,6 +19,9 @@
 //!
 //! Shutdown stops accepting, asks every connection to close gracefully, waits (bounded) for
 //! in-flight requests, and returns; the caller then destroys every key.
+//!
+//! Layer: http. Owns sockets, TLS handshakes and connection lifetimes; it must not look inside
+//! requests beyond what admission and the caller's identity need.
 
 use crate::http::admission::{Admission, AdmissionLimits, Slot};
 use crate::http::problem::{AppError, PROBLEM_JSON};

@@ -7,6 +7,11 @@
 //! (first KEK) → `service_started` → TLS → serve. Shutdown order: stop accepting and drain →
 //! destroy every key and KEK (each logged) → `service_stopped` → final checkpoint, witnessed →
 //! close the log; a log that could not take every event makes the exit fail.
+//!
+//! Layer: node, the wiring. This folder owns the order in which the layers start and stop,
+//! the configuration ([`config`]), process hardening ([`hardening`]) and the dev setup
+//! ([`dev`]). It builds the layers below and hands each what it needs; they must not import
+//! it (known exceptions: docs/ARCHITECTURE.md). It holds no key and serves no route itself.
 
 pub mod config;
 pub mod dev;
