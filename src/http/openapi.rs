@@ -39,24 +39,24 @@ const PROBLEM_JSON: &str = crate::http::problem::PROBLEM_JSON;
         license(name = "Apache-2.0"),
     ),
     paths(
-        crate::http::routes::create_key,
-        crate::http::routes::get_key,
-        crate::http::routes::delete_key,
-        crate::http::routes::open_key,
-        crate::http::routes::jwks,
-        crate::http::routes::audit_events,
-        crate::http::routes::audit_stream,
-        crate::http::routes::audit_checkpoint,
-        crate::http::routes::audit_consistency,
-        crate::http::routes::audit_receipt,
-        crate::http::routes::audit_key,
-        crate::http::routes::tlog_checkpoint,
-        crate::http::routes::tlog_tile,
+        crate::http::keys::create_key,
+        crate::http::keys::get_key,
+        crate::http::keys::delete_key,
+        crate::http::keys::open_key,
+        crate::http::keys::jwks,
+        crate::http::audit::audit_events,
+        crate::http::audit::audit_stream,
+        crate::http::audit::audit_checkpoint,
+        crate::http::audit::audit_consistency,
+        crate::http::audit::audit_receipt,
+        crate::http::audit::audit_key,
+        crate::http::audit::tlog_checkpoint,
+        crate::http::audit::tlog_tile,
         crate::http::attestation::attestation,
-        crate::http::routes::healthz,
-        crate::http::routes::readyz,
-        crate::http::routes::metrics,
-        crate::http::routes::openapi,
+        crate::http::operations::healthz,
+        crate::http::operations::readyz,
+        crate::http::operations::metrics,
+        crate::http::operations::openapi,
         crate::http::auditor_view::route::to_slash,
         crate::http::auditor_view::route::page,
         crate::http::auditor_view::route::listing,
@@ -203,7 +203,7 @@ hand_written_schema!(
         "additionalProperties": false,
         "properties": {
             "version": {"type": "integer", "enum": [1]},
-            "key_id": {"type": "string", "pattern": crate::http::routes::KEY_ID_PATTERN},
+            "key_id": {"type": "string", "pattern": crate::http::keys::KEY_ID_PATTERN},
             "sealed": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$",
                 "description": "base64url without padding of enc (65 bytes) || ciphertext \
                     (plaintext of 1 to 65536 bytes, and a 16-byte tag)"},
@@ -530,7 +530,7 @@ mod tests {
     /// The create request's schema has exactly the members the handler reads.
     #[test]
     fn create_request_members() {
-        let read: BTreeSet<String> = crate::http::routes::CREATE_MEMBERS
+        let read: BTreeSet<String> = crate::http::keys::CREATE_MEMBERS
             .iter()
             .map(|m| m.to_string())
             .collect();
@@ -574,7 +574,7 @@ mod tests {
     #[test]
     fn key_id_pattern() {
         assert_eq!(
-            crate::http::routes::KEY_ID_PATTERN,
+            crate::http::keys::KEY_ID_PATTERN,
             format!(
                 "^[A-Za-z0-9_-]{{1,{}}}$",
                 ok2cry_client::key_id::MAX_KEY_ID_LEN
@@ -582,6 +582,6 @@ mod tests {
         );
         let doc = json();
         assert!(!doc.contains("\"pattern\": \"^[A-Za-z0-9_-]{1,64}$\""));
-        assert!(doc.matches(crate::http::routes::KEY_ID_PATTERN).count() >= 4);
+        assert!(doc.matches(crate::http::keys::KEY_ID_PATTERN).count() >= 4);
     }
 }
