@@ -7,11 +7,11 @@
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ok2cry::audit::MemoryRecorder as MemorySink;
+use ok2cry::auth::principal::{AuthMethod, Principal, Role};
 use ok2cry::clock::{ManualClock, Millis};
+use ok2cry::custody::kek::KekRing;
 use ok2cry::custody::{CreateRequest, Custody, CustodyConfig};
-use ok2cry::kek::KekRing;
 use ok2cry::metrics::Metrics;
-use ok2cry::principal::{AuthMethod, Principal, Role};
 use ok2cry_client::{Envelope, KeyId, KeyToken, KeyTokenClaims, PrivateKey, TokenSigner};
 use std::hint::black_box;
 use std::sync::Arc;

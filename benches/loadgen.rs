@@ -317,12 +317,12 @@ fn main() {
     rt.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
         let pki = dir.path().join("pki");
-        let config_path = ok2cry::dev::prepare(&pki, Some("127.0.0.1:0".parse().unwrap())).unwrap();
+        let config_path = ok2cry::node::dev::prepare(&pki, Some("127.0.0.1:0".parse().unwrap())).unwrap();
         let text = std::fs::read_to_string(&config_path).unwrap().replace("mlock = \"best_effort\"", "mlock = \"off\"")
             + "\n[keys]\nmax_live_keys = 10000000\n\n[limits]\nrate_per_second = 1000000\nrate_burst = 1000000\n"
             + &format!("\n[crypto]\nprovider = \"{}\"\n", a.provider);
         std::fs::write(&config_path, text).unwrap();
-        let config = ok2cry::config::Config::from_file(&config_path).unwrap();
+        let config = ok2cry::node::config::Config::from_file(&config_path).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let node = ok2cry::node::start(config, Arc::new(ok2cry::clock::SystemClock)).await.unwrap();

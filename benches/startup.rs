@@ -10,7 +10,7 @@
 //!
 //! Then sends SIGTERM and measures how long the node takes to drain and exit.
 //!
-//! The dev PKI and configuration are written once by the library (`ok2cry::dev::prepare`, as
+//! The dev PKI and configuration are written once by the library (`ok2cry::node::dev::prepare`, as
 //! `ok2cry serve --dev` does) in a temporary directory; every run gets a fresh audit directory
 //! (`--audit-dir`), so each is a first start, not a restart over an existing log.
 //!
@@ -57,7 +57,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let pki = dir.path().join("pki");
     // The dev configuration as `ok2cry serve --dev` writes it; every run overrides the port.
-    let config = ok2cry::dev::prepare(&pki, Some("127.0.0.1:0".parse().unwrap())).unwrap();
+    let config = ok2cry::node::dev::prepare(&pki, Some("127.0.0.1:0".parse().unwrap())).unwrap();
     println!(
         "binary {} ({}); dev config {}",
         bin.display(),

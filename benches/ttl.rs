@@ -38,10 +38,10 @@
 
 use ok2cry::audit::EventBody;
 use ok2cry::audit::recorder::{AuditUnavailable, BoxFuture, Recorder};
+use ok2cry::auth::principal::{AuthMethod, Principal, Role};
 use ok2cry::clock::{Clock, SystemClock};
 use ok2cry::custody::{CreateRequest, Custody, CustodyConfig};
 use ok2cry::metrics::Metrics;
-use ok2cry::principal::{AuthMethod, Principal, Role};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -4,52 +4,31 @@
 //! keeps private keys wrapped under rotating key-encryption keys, opens a sealed message once
 //! and destroys the key, and proves every destruction in a tamper-evident audit log.
 //!
-//! Table of contents:
-//! - [`config`]: configuration (TOML file, environment, flags), validated at start.
-//! - [`clock`]: the time source (system, or manual for deterministic tests).
-//! - [`principal`]: who is calling and what they may do.
-//! - [`bearer`]: the bearer JWT fallback for parties without mTLS.
-//! - [`pki`]: the dev PKI and partner onboarding (CSR signing, revocation).
-//! - [`tls`]: the rustls server configuration, client-certificate verification, reload.
-//! - [`kek`]: key-encryption keys: rotation, wrapping, destruction.
-//! - [`signing`]: the service's token-signing keys and the JWK set.
-//! - [`custody`]: the disposable keys: create, get, open once, destroy, sweep.
-//! - [`metrics`]: Prometheus metrics.
-//! - [`problem`]: the one error type of the HTTP layer, as RFC 9457 problem+json.
-//! - [`api`]: the HTTP routes (`fn app(state) -> Router`).
-//! - [`attestation_route`]: `GET /v1/attestation`, evidence bound to the node's keys.
-//! - [`server`]: the TLS listener and `run(listener, …, shutdown)`.
-//! - [`node`]: start-up and shutdown of a whole node, in order.
-//! - [`audit`]: the audit log: the event model, one Merkle tree per node, signed and
-//!   witnessed checkpoints, receipts, offline verification, the witness.
-//! - [`auditor_view`]: the auditor's page (`/audit/`, `ok2cry audit export`): the log verified
-//!   in the browser with the rules of [`audit::verify`].
-//! - [`dev`]: `serve --dev`, a local setup with a dev PKI.
-//! - [`hardening`]: RAM-only process hardening (core dumps, dumpable, mlockall).
-//! - [`cli`]: the command line.
-//! - [`attest_cli`]: `ok2cry attest …`: verify evidence and its binding, write provenance.
+//! The modules are the layers, listed from the top down: a layer uses the ones below it and
+//! never the ones above (docs/ARCHITECTURE.md: what each owns, the path of a key, the known
+//! exceptions). Data flows down: [`http`] → [`custody`] → [`audit`].
 
-pub mod admission;
-pub mod api;
-pub mod attest_cli;
-pub mod attestation_route;
-pub mod audit;
-pub mod auditor_view;
-pub mod bearer;
-pub mod body;
+// The command line (`serve`, `certs`, `audit`, `attest`, …): parses, then calls the layers below.
 pub mod cli;
-pub mod clock;
-pub mod config;
-pub mod custody;
-pub mod dev;
-pub mod hardening;
-pub mod kek;
-pub mod metrics;
+
+// Wiring: configuration, process hardening, `serve --dev`, start-up and shutdown in order.
 pub mod node;
-pub mod openapi;
-pub mod pki;
-pub mod principal;
-pub mod problem;
-pub mod server;
-pub mod signing;
-pub mod tls;
+
+// HTTP over the layers below: the route table, the TLS server, admission, request bodies,
+// the one error mapping, the API contract, attestation and the auditor's page.
+pub mod http;
+
+// The disposable keys: create, get, open once, destroy, sweep; KEKs and token-signing keys.
+pub mod custody;
+
+// Who is calling and what they may do: principals, bearer JWTs, the dev PKI, TLS verification.
+pub mod auth;
+
+// The proof of destruction: the event model, the log on disk, checkpoints, receipts, witness.
+pub mod audit;
+
+// Prometheus metrics, shared by every layer.
+pub mod metrics;
+
+// The time source (system, or manual for deterministic tests), shared by every layer.
+pub mod clock;

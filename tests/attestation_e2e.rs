@@ -77,7 +77,7 @@ async fn attestation_binds_the_signing_keys_that_sign_key_tokens() {
         .json()
         .await
         .unwrap();
-    let audit_sha = ok2cry::attestation_route::audit_key_spki_sha256(
+    let audit_sha = ok2cry::http::attestation::audit_key_spki_sha256(
         audit_key["public_key_pem"].as_str().unwrap(),
     )
     .unwrap();
@@ -431,7 +431,7 @@ async fn tampering_proxy(
         .map(Result::unwrap)
         .collect();
     let key = PrivateKeyDer::from_pem_file(pki.join("server.key")).unwrap();
-    let mut config = rustls::ServerConfig::builder_with_provider(ok2cry::tls::provider())
+    let mut config = rustls::ServerConfig::builder_with_provider(ok2cry::auth::tls::provider())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
@@ -723,8 +723,8 @@ async fn the_proxy_helper_trusts_only_attested_key_tokens() {
 
 #[tokio::test]
 async fn without_an_audit_log_the_endpoint_commits_to_no_audit_key() {
-    use ok2cry::api::{AppState, ConnInfo, app};
-    use ok2cry::principal::CertIdentity;
+    use ok2cry::auth::principal::CertIdentity;
+    use ok2cry::http::routes::{AppState, ConnInfo, app};
     let server = TestServer::start().await;
     let node = &server.state;
     // The same node's keys and attestation provider, behind a router without an audit log.

@@ -228,7 +228,7 @@ fn relist(log: &Path) {
                 e.metadata().unwrap().len(),
             )
         })
-        .filter(|(n, _)| ok2cry::auditor_view::route::is_log_file(n))
+        .filter(|(n, _)| ok2cry::http::auditor_view::route::is_log_file(n))
         .collect();
     files.sort();
     let files: Vec<Value> = files
@@ -707,7 +707,7 @@ async fn the_page_agrees_with_the_command_line_on_every_fixture() {
     let site = root.join("site");
     let scratch = root.join("scratch");
     std::fs::create_dir_all(&scratch).unwrap();
-    use ok2cry::auditor_view::export::{ExportOptions, export};
+    use ok2cry::http::auditor_view::export::{ExportOptions, export};
 
     let honest = site.join("honest");
     export(&rich.dir, &honest, &ExportOptions::default()).unwrap();
@@ -1508,7 +1508,7 @@ async fn a_node_serves_the_page_to_auditors_and_an_export_verifies_offline() {
     assert!(
         names
             .iter()
-            .all(|n| ok2cry::auditor_view::route::is_log_file(n)),
+            .all(|n| ok2cry::http::auditor_view::route::is_log_file(n)),
         "{names:?}"
     );
 

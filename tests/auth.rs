@@ -49,9 +49,9 @@ fn jwt_setup() -> JwtSetup {
     )
     .unwrap();
     let keys_file = dir.path().join("jwt-keys.toml");
-    ok2cry::config::add_partner_key(
+    ok2cry::node::config::add_partner_key(
         &keys_file,
-        ok2cry::config::PartnerKey {
+        ok2cry::node::config::PartnerKey {
             sub: "partner-jwt".into(),
             kid: "k1".into(),
             public_key: pem_path,
@@ -210,7 +210,7 @@ async fn expired_certificate_is_refused() {
     let server = TestServer::start().await;
     let pki = server.pki();
     let past = time::OffsetDateTime::now_utc() - time::Duration::days(10);
-    let (cert, key) = ok2cry::pki::issue_client(
+    let (cert, key) = ok2cry::auth::pki::issue_client(
         &pem(&pki.join("ca.pem")),
         &pem(&pki.join("ca.key")),
         "card-api",
@@ -247,7 +247,7 @@ async fn revocation_takes_effect_on_reload_without_restart() {
             .status(),
         200
     );
-    let crl = ok2cry::pki::revoke(
+    let crl = ok2cry::auth::pki::revoke(
         &pem(&pki.join("ca.pem")),
         &pem(&pki.join("ca.key")),
         Some(&pem(&pki.join("crl.pem"))),
@@ -306,7 +306,7 @@ async fn spki_pin_mismatch_and_unknown_principal_are_403() {
     // A valid certificate from the right CA for a principal nobody configured.
     let pki = server.pki();
     let now = time::OffsetDateTime::now_utc();
-    let (cert, key) = ok2cry::pki::issue_client(
+    let (cert, key) = ok2cry::auth::pki::issue_client(
         &pem(&pki.join("ca.pem")),
         &pem(&pki.join("ca.key")),
         "stranger",
@@ -348,7 +348,7 @@ async fn a_partner_csr_signed_by_the_ca_is_accepted() {
         .unwrap()
         .serialize_request(&partner_key)
         .unwrap();
-    let too_long = ok2cry::pki::sign_csr(
+    let too_long = ok2cry::auth::pki::sign_csr(
         &pem(&pki.join("ca.pem")),
         &pem(&pki.join("ca.key")),
         &csr.pem().unwrap(),
@@ -356,7 +356,7 @@ async fn a_partner_csr_signed_by_the_ca_is_accepted() {
         "acme-bank",
     );
     assert!(too_long.is_err());
-    let cert = ok2cry::pki::sign_csr(
+    let cert = ok2cry::auth::pki::sign_csr(
         &pem(&pki.join("ca.pem")),
         &pem(&pki.join("ca.key")),
         &csr.pem().unwrap(),

@@ -225,7 +225,7 @@ fn copy_dir(from: &Path, to: &Path) {
 async fn sigkill_under_load_with_downtime_then_a_witnessed_log_verifies_and_cannot_be_cut() {
     let dir = tempfile::tempdir().unwrap();
     let pki: PathBuf = dir.path().join("pki");
-    let config = ok2cry::dev::prepare(&pki, Some("127.0.0.1:0".parse().unwrap())).unwrap();
+    let config = ok2cry::node::dev::prepare(&pki, Some("127.0.0.1:0".parse().unwrap())).unwrap();
 
     // The audit key first, so the witness can be told the log's key before the node starts.
     let out = bin()

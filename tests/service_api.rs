@@ -218,7 +218,8 @@ async fn no_certificate_or_foreign_ca_is_refused_at_the_handshake() {
         .unwrap_err();
     assert!(err.is_connect() || err.is_request(), "{err:?}");
     let other = tempfile::tempdir().unwrap();
-    ok2cry::pki::create_dev_pki(other.path(), ok2cry::pki::DevPkiOptions::default()).unwrap();
+    ok2cry::auth::pki::create_dev_pki(other.path(), ok2cry::auth::pki::DevPkiOptions::default())
+        .unwrap();
     let foreign = client_with(
         &server.pki().join("ca.pem"),
         Some((

@@ -4,9 +4,9 @@
 //! writes back the verified peer identity.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use ok2cry::pki::{self, DevPki, DevPkiOptions};
-use ok2cry::principal::{CertIdentity, identity_from_cert};
-use ok2cry::tls::{ClientAuth, TlsReloader, TlsSettings};
+use ok2cry::auth::pki::{self, DevPki, DevPkiOptions};
+use ok2cry::auth::principal::{CertIdentity, identity_from_cert};
+use ok2cry::auth::tls::{ClientAuth, TlsReloader, TlsSettings};
 use rustls::pki_types::ServerName;
 use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, HandshakeKind, ProtocolVersion, RootCertStore};
@@ -61,7 +61,7 @@ impl Echo {
                     match acceptor.accept(tcp).await {
                         Ok(mut stream) => {
                             let conn = stream.get_ref().1;
-                            let identity = ok2cry::tls::peer_identity(conn);
+                            let identity = ok2cry::auth::tls::peer_identity(conn);
                             let kind = conn.handshake_kind();
                             let line = identity.as_ref().map_or("-".to_owned(), |i| i.id.clone());
                             let _ = stream.write_all(line.as_bytes()).await;
@@ -156,7 +156,8 @@ fn settings(pki: &DevPki, client_auth: ClientAuth) -> TlsSettings {
 }
 
 fn client_for(pki: &DevPki, name: &str) -> Arc<ClientConfig> {
-    ok2cry::tls::client_config(&pki.ca(), &pki.client_cert(name), &pki.client_key(name)).unwrap()
+    ok2cry::auth::tls::client_config(&pki.ca(), &pki.client_cert(name), &pki.client_key(name))
+        .unwrap()
 }
 
 fn roots(ca: &Path) -> RootCertStore {
@@ -169,8 +170,8 @@ fn roots(ca: &Path) -> RootCertStore {
 
 fn anonymous_client(pki: &DevPki) -> Arc<ClientConfig> {
     Arc::new(
-        ClientConfig::builder_with_provider(ok2cry::tls::provider())
-            .with_protocol_versions(ok2cry::tls::PROTOCOL_VERSIONS)
+        ClientConfig::builder_with_provider(ok2cry::auth::tls::provider())
+            .with_protocol_versions(ok2cry::auth::tls::PROTOCOL_VERSIONS)
             .unwrap()
             .with_root_certificates(roots(&pki.ca()))
             .with_no_client_auth(),
@@ -351,7 +352,7 @@ async fn alpn_offers_h2_then_http11() {
     let dir = tempfile::tempdir().unwrap();
     let pki = dev_pki(dir.path());
     let echo = Echo::start(settings(&pki, ClientAuth::Required)).await;
-    let config = ok2cry::tls::server_config(&settings(&pki, ClientAuth::Required)).unwrap();
+    let config = ok2cry::auth::tls::server_config(&settings(&pki, ClientAuth::Required)).unwrap();
     assert_eq!(
         config.alpn_protocols,
         vec![b"h2".to_vec(), b"http/1.1".to_vec()]
@@ -404,7 +405,7 @@ async fn optional_client_auth_admits_anonymous_but_still_verifies_certificates()
     .await;
 
     // With one from another CA: refused, not downgraded to anonymous.
-    let stranger = ok2cry::tls::client_config(
+    let stranger = ok2cry::auth::tls::client_config(
         &pki.ca(),
         &other.client_cert("card-api"),
         &other.client_key("card-api"),
@@ -424,7 +425,7 @@ async fn certificate_from_another_ca_is_refused() {
     let echo = Echo::start(settings(&pki, ClientAuth::Required)).await;
 
     // Same principal name, same file layout, other CA.
-    let stranger = ok2cry::tls::client_config(
+    let stranger = ok2cry::auth::tls::client_config(
         &pki.ca(),
         &other.client_cert("card-api"),
         &other.client_key("card-api"),
@@ -451,7 +452,7 @@ async fn expired_certificate_is_refused() {
     .unwrap();
     std::fs::write(dir.path().join("late.pem"), cert).unwrap();
     std::fs::write(dir.path().join("late.key"), key).unwrap();
-    let client = ok2cry::tls::client_config(
+    let client = ok2cry::auth::tls::client_config(
         &pki.ca(),
         &dir.path().join("late.pem"),
         &dir.path().join("late.key"),
@@ -688,7 +689,7 @@ async fn partner_csr_is_signed_and_accepted() {
     // Over TLS: the partner is who the operator named.
     std::fs::write(dir.path().join("partner.pem"), &cert).unwrap();
     std::fs::write(dir.path().join("partner.key"), &key).unwrap();
-    let client = ok2cry::tls::client_config(
+    let client = ok2cry::auth::tls::client_config(
         &pki.ca(),
         &dir.path().join("partner.pem"),
         &dir.path().join("partner.key"),
@@ -834,7 +835,7 @@ fn identity_precedence_is_uri_then_dns_then_cn() {
     // Nothing at all: no identity.
     assert!(matches!(
         with(vec![], None),
-        Err(ok2cry::pki::PkiError::Identity(_))
+        Err(ok2cry::auth::pki::PkiError::Identity(_))
     ));
     // Garbage is not a certificate.
     assert!(identity_from_cert(b"not DER").is_err());
@@ -868,7 +869,7 @@ async fn a_dns_named_client_certificate_is_known_by_its_dns_name() {
     let cert = params.signed_by(&key, &issuer).unwrap();
     std::fs::write(dir.path().join("gw.pem"), cert.pem()).unwrap();
     std::fs::write(dir.path().join("gw.key"), key.serialize_pem()).unwrap();
-    let client = ok2cry::tls::client_config(
+    let client = ok2cry::auth::tls::client_config(
         &pki.ca(),
         &dir.path().join("gw.pem"),
         &dir.path().join("gw.key"),
@@ -882,7 +883,7 @@ fn tls12_client(
     pki: &DevPki,
     suites: Option<Vec<rustls::SupportedCipherSuite>>,
 ) -> Arc<ClientConfig> {
-    let mut provider = ok2cry::tls::provider().as_ref().clone();
+    let mut provider = ok2cry::auth::tls::provider().as_ref().clone();
     if let Some(suites) = suites {
         provider.cipher_suites = suites;
     }
@@ -959,7 +960,7 @@ async fn tls12_client_without_a_usable_suite_fails() {
 fn server_offers_only_aead_forward_secret_suites_and_tls12_or_13() {
     let dir = tempfile::tempdir().unwrap();
     let pki = dev_pki(dir.path());
-    let config = ok2cry::tls::server_config(&settings(&pki, ClientAuth::Required)).unwrap();
+    let config = ok2cry::auth::tls::server_config(&settings(&pki, ClientAuth::Required)).unwrap();
     let names: Vec<String> = config
         .crypto_provider()
         .cipher_suites
@@ -1131,7 +1132,7 @@ async fn openssl_sees_tls11_refused_and_the_certificate_request() {
     .unwrap();
     let cert_path = dir.path().join("partner.pem");
     std::fs::write(&cert_path, cert).unwrap();
-    let client = ok2cry::tls::client_config(&ca, &cert_path, &key).unwrap();
+    let client = ok2cry::auth::tls::client_config(&ca, &cert_path, &key).unwrap();
     assert_accepted_as(
         &echo,
         connect(echo.addr, client).await,

@@ -29,7 +29,7 @@ pub async fn serve_https(listener: TcpListener, pki: &Path, router: Router) {
         .collect::<Result<_, _>>()
         .unwrap();
     let key = PrivateKeyDer::from_pem_file(pki.join("server.key")).unwrap();
-    let mut config = rustls::ServerConfig::builder_with_provider(ok2cry::tls::provider())
+    let mut config = rustls::ServerConfig::builder_with_provider(ok2cry::auth::tls::provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .unwrap()
         .with_no_client_auth()

@@ -12,11 +12,11 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use ok2cry::audit::AuditLog;
+use ok2cry::auth::principal::{AuthMethod, Principal, Role};
 use ok2cry::clock::{Clock, SystemClock};
-use ok2cry::config::Config;
 use ok2cry::custody::{CreateRequest, Custody, CustodyConfig};
 use ok2cry::metrics::Metrics;
-use ok2cry::principal::{AuthMethod, Principal, Role};
+use ok2cry::node::config::Config;
 use ok2cry_client::{Envelope, KeyToken, PublicKey};
 use ok2cry_fuzz::fixtures::{VECTORS, text, unhex};
 use ok2cry_fuzz::{audit_note, bearer, pki, wrap};
@@ -180,7 +180,7 @@ fn pki_seeds(seeds: &mut Seeds) {
         Some(3),
         wrap::first_element(&crl_der).unwrap(),
     );
-    let revoked = ok2cry::pki::revoke(
+    let revoked = ok2cry::auth::pki::revoke(
         pki::CA_PEM,
         pki::CA_KEY,
         Some(pki::CRL_PEM),
@@ -235,7 +235,7 @@ fn attestation(seeds: &mut Seeds, dir: &Path) {
 /// Lines, notes and receipts of a real audit log.
 async fn audit(seeds: &mut Seeds) {
     let dir = tempfile::tempdir().unwrap();
-    let config_path = ok2cry::dev::prepare(&dir.path().join("pki"), None).unwrap();
+    let config_path = ok2cry::node::dev::prepare(&dir.path().join("pki"), None).unwrap();
     let config = Config::from_file(&config_path).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let opts = config.audit_options();

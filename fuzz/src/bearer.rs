@@ -1,4 +1,4 @@
-//! Bearer JWTs (`ok2cry::bearer::BearerVerifier`), the fallback authentication of partners
+//! Bearer JWTs (`ok2cry::auth::bearer::BearerVerifier`), the fallback authentication of partners
 //! without mTLS: what arrives in `Authorization: Bearer …`.
 //!
 //! Mode (first byte) even: the rest is the token. Odd: the rest is
@@ -10,7 +10,7 @@
 
 use crate::fixtures::{p256_key, p256_spki_pem, setup};
 use base64ct::{Base64UrlUnpadded, Encoding};
-use ok2cry::bearer::{BearerError, BearerSettings, BearerVerifier};
+use ok2cry::auth::bearer::{BearerError, BearerSettings, BearerVerifier};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use std::sync::LazyLock;

@@ -1,4 +1,4 @@
-//! HTTP requests through the service's router (`ok2cry::api::app`), driven with tower's
+//! HTTP requests through the service's router (`ok2cry::http::routes::app`), driven with tower's
 //! `oneshot` (no TLS: the caller arrives as the verified certificate identity the server
 //! would attach, or as a bearer JWT). Each input gets a fresh custody (memory sink), so inputs
 //! do not influence each other; the audit log (read by the auditor routes) and the
@@ -16,16 +16,19 @@ use crate::fixtures::{p256_key, p256_spki_pem, setup};
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use base64ct::{Base64UrlUnpadded, Encoding};
-use ok2cry::api::{AppState, Attestor, ConnInfo, app};
 use ok2cry::audit::AuditLog;
 use ok2cry::audit::recorder::MemoryRecorder;
-use ok2cry::bearer::{BearerSettings, BearerVerifier};
+use ok2cry::auth::bearer::{BearerSettings, BearerVerifier};
+use ok2cry::auth::principal::{
+    AuthMethod, CertIdentity, Principal, PrincipalRegistry, Role, Roles,
+};
 use ok2cry::clock::{Clock, SystemClock};
-use ok2cry::config::Config;
 use ok2cry::custody::{CreateRequest, Custody, CustodyConfig};
-use ok2cry::hardening::HardeningReport;
+use ok2cry::http::attestation::Attestor;
+use ok2cry::http::routes::{AppState, ConnInfo, app};
 use ok2cry::metrics::Metrics;
-use ok2cry::principal::{AuthMethod, CertIdentity, Principal, PrincipalRegistry, Role, Roles};
+use ok2cry::node::config::Config;
+use ok2cry::node::hardening::HardeningReport;
 use ok2cry_attestation::DevProvider;
 use ok2cry_client::{Envelope, KeyToken};
 use p256::ecdsa::SigningKey;
@@ -61,7 +64,7 @@ static SHARED: LazyLock<Shared> = LazyLock::new(|| {
     );
     let dir = setup(tempfile::tempdir(), "temporary directory");
     let config_path = setup(
-        ok2cry::dev::prepare(&dir.path().join("pki"), None),
+        ok2cry::node::dev::prepare(&dir.path().join("pki"), None),
         "dev config",
     );
     let config = setup(Config::from_file(&config_path), "config");

@@ -16,13 +16,13 @@
 //! - [`key_token`]: key tokens (JWS compact) and their verification against a JWK set.
 //! - [`jwk`]: public JWKs, JWK sets, SPKI PEM/DER and SEC1 keys, private key scalars.
 //! - [`bearer`]: the service's bearer JWT verifier.
-//! - [`pki`]: the PEM/DER certificates, CSRs and CRLs the CLI reads (`src/pki.rs`) and the
-//!   identity of a client certificate (`src/principal.rs`).
+//! - [`pki`]: the PEM/DER certificates, CSRs and CRLs the CLI reads (`src/auth/pki.rs`) and the
+//!   identity of a client certificate (`src/auth/principal.rs`).
 //! - [`attestation`]: Nitro attestation documents (COSE_Sign1, CBOR, certificate chain).
 //! - [`audit_event`]: audit log lines.
 //! - [`audit_note`]: signed checkpoint notes and checkpoint bodies.
 //! - [`audit_receipt`]: destruction receipts (JSON, then verification).
-//! - [`http_api`]: HTTP requests through the service's router (`ok2cry::api::app`).
+//! - [`http_api`]: HTTP requests through the service's router (`ok2cry::http::routes::app`).
 //! - [`fixtures`]: the keys, vectors and certificates the targets share.
 //! - [`wrap`]: DER and PEM wrapping for the modes that sign the fuzzer's bytes.
 

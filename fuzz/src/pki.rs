@@ -1,6 +1,6 @@
 //! The certificates, certificate requests and CRLs the CLI reads (`ok2cry certs sign-csr`,
-//! `ok2cry certs revoke`: `ok2cry::pki`), and the identity of a client certificate
-//! (`ok2cry::principal::identity_from_cert`).
+//! `ok2cry certs revoke`: `ok2cry::auth::pki`), and the identity of a client certificate
+//! (`ok2cry::auth::principal::identity_from_cert`).
 //!
 //! The CA is a fixture (`fuzz/fixtures/pki/`, a dev CA made by `ok2cry certs dev`, for this
 //! harness only), so committed seeds stay valid. Mode (first byte) % 6:
@@ -18,8 +18,8 @@
 
 use crate::fixtures::{p256_key, setup};
 use crate::wrap::{pem, signed_ecdsa, unpem};
-use ok2cry::pki::{PkiError, principal_uri, revoke, revoke_cert, sign_csr};
-use ok2cry::principal::identity_from_cert;
+use ok2cry::auth::pki::{PkiError, principal_uri, revoke, revoke_cert, sign_csr};
+use ok2cry::auth::principal::identity_from_cert;
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::DecodePrivateKey;
 use std::sync::LazyLock;

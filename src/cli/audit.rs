@@ -360,7 +360,7 @@ fn export(
     out: &std::path::Path,
     from_segment: Option<u64>,
 ) -> Result<(), CliError> {
-    use crate::auditor_view::export::{ExportOptions, export, write_page};
+    use crate::http::auditor_view::export::{ExportOptions, export, write_page};
     let Some(dir) = dir else {
         let page = write_page(out).map_err(|e| CliError(e.to_string()))?;
         println!(

@@ -1,9 +1,13 @@
 //! The command line. `main.rs` only parses and calls [`run`]; every command's logic lives in
 //! the library.
+//!
+//! Layer: cli, the top. Each command parses its arguments and calls the layers below; no
+//! layer imports this one.
 
+pub mod attest;
 mod audit;
 
-use crate::config::Config;
+use crate::node::config::Config;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -37,7 +41,7 @@ pub enum Command {
     /// Attestation: verify AWS Nitro or AMD SEV-SNP evidence and the keys it binds; write
     /// release provenance.
     #[command(subcommand)]
-    Attest(crate::attest_cli::AttestCommand),
+    Attest(crate::cli::attest::AttestCommand),
     /// Make an ephemeral key pair of your own (an end user's key, for the reveal flow).
     Keygen {
         /// Where to write the private key (JWK with "d", mode 0600).
@@ -244,7 +248,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Partners(p) => partners(p),
         Command::Audit(a) => audit::audit(a).await,
         Command::Witness(w) => audit::witness(w).await,
-        Command::Attest(a) => crate::attest_cli::run(a).await,
+        Command::Attest(a) => crate::cli::attest::run(a).await,
         Command::Keygen { out } => keygen(&out),
         Command::Seal(args) => seal(args),
         Command::Open {
@@ -277,7 +281,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let config_path = match (&args.config, args.dev) {
         (Some(path), false) => path.clone(),
         (None, true) => {
-            crate::dev::prepare(&args.dev_dir, args.listen).map_err(fail("dev setup"))?
+            crate::node::dev::prepare(&args.dev_dir, args.listen).map_err(fail("dev setup"))?
         }
         (Some(_), true) => return Err(CliError("use either --config or --dev, not both".into())),
         (None, false) => {
@@ -302,9 +306,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         .map_err(fail(&format!("cannot listen on {}", config.listen)))?;
     let addr = listener.local_addr().map_err(fail("listener"))?;
     tracing::info!(%addr, node = %config.node_id, "ok2cry listening (TLS 1.2+, client certificates {})",
-        match config.tls.client_auth { crate::config::ClientAuthMode::Required => "required", crate::config::ClientAuthMode::Optional => "optional" });
+        match config.tls.client_auth { crate::node::config::ClientAuthMode::Required => "required", crate::node::config::ClientAuthMode::Optional => "optional" });
     if args.dev {
-        crate::dev::print_banner(&args.dev_dir, addr);
+        crate::node::dev::print_banner(&args.dev_dir, addr);
     }
     crate::node::run_until_signal(config, listener)
         .await
@@ -314,7 +318,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
 fn certs(command: CertsCommand) -> Result<(), CliError> {
     match command {
         CertsCommand::Dev { dir, force } => {
-            crate::dev::create_pki(&dir, force).map_err(fail("dev PKI"))?;
+            crate::node::dev::create_pki(&dir, force).map_err(fail("dev PKI"))?;
             println!("dev PKI in {}", dir.display());
             Ok(())
         }
@@ -327,7 +331,7 @@ fn certs(command: CertsCommand) -> Result<(), CliError> {
         } => {
             let read =
                 |p: &Path| std::fs::read_to_string(p).map_err(fail(&p.display().to_string()));
-            let cert = crate::pki::sign_csr(
+            let cert = crate::auth::pki::sign_csr(
                 &read(&ca_dir.join("ca.pem"))?,
                 &read(&ca_dir.join("ca.key"))?,
                 &read(&csr)?,
@@ -350,7 +354,7 @@ fn certs(command: CertsCommand) -> Result<(), CliError> {
                 |p: &Path| std::fs::read_to_string(p).map_err(fail(&p.display().to_string()));
             let crl_path = ca_dir.join("crl.pem");
             let existing = std::fs::read_to_string(&crl_path).ok();
-            let crl = crate::pki::revoke(
+            let crl = crate::auth::pki::revoke(
                 &read(&ca_dir.join("ca.pem"))?,
                 &read(&ca_dir.join("ca.key"))?,
                 existing.as_deref(),
@@ -377,16 +381,17 @@ fn partners(command: PartnersCommand) -> Result<(), CliError> {
         } => {
             let pem = std::fs::read_to_string(&key).map_err(fail(&key.display().to_string()))?;
             // Refuse anything that is not a P-256 SPKI now, not at the next start.
-            let mut probe = crate::bearer::BearerVerifier::new(crate::bearer::BearerSettings {
-                audience: "probe".into(),
-                max_lifetime_secs: 60,
-                clock_skew_secs: 0,
-            });
+            let mut probe =
+                crate::auth::bearer::BearerVerifier::new(crate::auth::bearer::BearerSettings {
+                    audience: "probe".into(),
+                    max_lifetime_secs: 60,
+                    clock_skew_secs: 0,
+                });
             probe.add_key(&sub, &kid, &pem).map_err(fail("key"))?;
             let stored = std::path::absolute(&key).map_err(fail("key path"))?;
-            crate::config::add_partner_key(
+            crate::node::config::add_partner_key(
                 &file,
-                crate::config::PartnerKey {
+                crate::node::config::PartnerKey {
                     sub,
                     kid,
                     public_key: stored,

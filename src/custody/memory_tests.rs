@@ -9,8 +9,8 @@
 
 use super::*;
 use crate::audit::MemoryRecorder as MemorySink;
+use crate::auth::principal::{AuthMethod, Role};
 use crate::clock::ManualClock;
-use crate::principal::{AuthMethod, Role};
 use std::io::{Read, Seek, SeekFrom};
 
 fn readable_regions() -> Vec<(u64, u64)> {

@@ -1,7 +1,7 @@
 use super::*;
 use crate::audit::MemoryRecorder as MemorySink;
+use crate::auth::principal::{AuthMethod, Role};
 use crate::clock::ManualClock;
-use crate::principal::{AuthMethod, Role};
 
 const T0: Millis = 1_800_000_000_000;
 

@@ -2,7 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use ok2cry::clock::{Clock, ManualClock, SystemClock};
-use ok2cry::config::Config;
+use ok2cry::node::config::Config;
 use ok2cry::node::{Node, NodeError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,11 +13,11 @@ use tokio::task::JoinHandle;
 pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
-    pub state: Arc<ok2cry::api::AppState>,
+    pub state: Arc<ok2cry::http::routes::AppState>,
     pub audit: ok2cry::audit::AuditLog,
     /// The audit log's disk: `disk.set_fail(true)` makes every write fail (a full disk).
     pub disk: Arc<ok2cry::audit::disk::FaultyDisk>,
-    pub tls: Arc<ok2cry::tls::TlsReloader>,
+    pub tls: Arc<ok2cry::auth::tls::TlsReloader>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), NodeError>>>,
 }
@@ -45,7 +45,8 @@ impl TestServer {
     pub async fn start_with(opts: Options) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let pki = pki_dir(dir.path());
-        let config_path = ok2cry::dev::prepare(&pki, Some("127.0.0.1:0".parse().unwrap())).unwrap();
+        let config_path =
+            ok2cry::node::dev::prepare(&pki, Some("127.0.0.1:0".parse().unwrap())).unwrap();
         let mut text = std::fs::read_to_string(&config_path).unwrap();
         // Tests do not lock the test process's memory.
         text = text.replace("mlock = \"best_effort\"", "mlock = \"off\"");

@@ -1,4 +1,4 @@
-// Drives the auditor's page (src/auditor_view/web/) in headless Chromium with playwright-core,
+// Drives the auditor's page (src/http/auditor_view/web/) in headless Chromium with playwright-core,
 // as an auditor would: pins the keys, loads a log (from a node over mutual TLS, from an export
 // folder over HTTP, or from a folder chosen on disk), waits for the verdict, saves the report,
 // searches a key and downloads its receipt, checks a receipt file, exports the CSVs. Prints what

@@ -21,9 +21,11 @@
 //! optional SPKI pinning per principal ([`PrincipalRegistry::insert`]).
 //!
 //! The identity is only as good as the chain verification before it: call this on a
-//! certificate the TLS layer has verified (see `crate::tls::peer_identity`).
+//! certificate the TLS layer has verified (see `crate::auth::tls::peer_identity`).
+//!
+//! Layer: auth. Owns identities and roles; it must not know keys or routes.
 
-use crate::pki::PkiError;
+use crate::auth::pki::PkiError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

@@ -11,6 +11,9 @@
 //!   and gives its unauthenticated place back.
 //!
 //! A [`Slot`] is the place a connection holds; dropping it gives the place back.
+//!
+//! Layer: http. Owns the connection budgets; it must not know routes, principals' roles or
+//! keys.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -11,6 +11,9 @@
 //! The nonce is 1 to 64 bytes, sent as 2 to 128 hex digits; it is the only query parameter.
 //! Any authenticated caller may ask (the evidence and the key digests are public); the answer
 //! is never cached (`Cache-Control: no-store`).
+//!
+//! Layer: http. Owns the attestation route and its binding to the node's keys; evidence is
+//! made by the provider of `ok2cry-attestation`, never here.
 
 use std::sync::Arc;
 
@@ -23,8 +26,8 @@ use ok2cry_attestation::binding::{Binding, MAX_NONCE_LEN};
 use ok2cry_attestation::response::{AttestationResponse, BINDING_V1};
 use ok2cry_attestation::{AttestationProvider, Platform};
 
-use crate::api::{AppState, Caller};
-use crate::problem::AppError;
+use crate::http::problem::AppError;
+use crate::http::routes::{AppState, Caller};
 
 /// An attestation provider and what a verifier needs to know about it.
 #[derive(Clone)]
@@ -110,14 +113,14 @@ pub(crate) struct NonceQuery {
     get, path = "/v1/attestation", tag = "attestation", params(NonceQuery),
     responses(
         (status = 200, description = "The evidence and the binding's members",
-            body = crate::openapi::Attestation,
+            body = crate::http::openapi::Attestation,
             headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "A bad nonce (`bad-request`)",
-            body = crate::openapi::Problem, content_type = "application/problem+json"),
+            body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Attestation is not enabled on this node",
-            body = crate::openapi::Problem, content_type = "application/problem+json"),
+            body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The attestation provider failed (Retry-After)",
-            body = crate::openapi::Problem, content_type = "application/problem+json"),
+            body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn attestation(

@@ -11,8 +11,11 @@
 //!
 //! What was achieved is reported at start and on `/readyz`. This module uses the `nix` crate's
 //! safe wrappers, so the crate stays free of `unsafe` code.
+//!
+//! Layer: node. Owns the process's memory protections; it knows nothing of keys, routes or the
+//! audit log.
 
-use crate::config::MlockMode;
+use crate::node::config::MlockMode;
 use serde::Serialize;
 
 /// What hardening achieved.

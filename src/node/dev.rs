@@ -4,6 +4,9 @@
 //! 127.0.0.1 and ::1, one client certificate per dev principal, an empty CRL — and a
 //! configuration file next to it, then prints how to call the service with curl.
 //! Nothing here is for production: the CA key sits on disk next to its certificate.
+//!
+//! Layer: node. Owns the dev setup's files; only `serve --dev` and `ok2cry certs` reach it,
+//! never a production start.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,7 +29,7 @@ pub struct DevError(pub String);
 
 /// Creates the dev PKI in `dir` (reusing a complete one unless `force`).
 pub fn create_pki(dir: &Path, force: bool) -> Result<(), DevError> {
-    crate::pki::create_dev_pki(dir, crate::pki::DevPkiOptions { force })
+    crate::auth::pki::create_dev_pki(dir, crate::auth::pki::DevPkiOptions { force })
         .map(|_| ())
         .map_err(|e| DevError(e.to_string()))
 }

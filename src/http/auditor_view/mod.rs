@@ -17,6 +17,12 @@
 //! to `/audit/` as to the API, with the auditor's client certificate; the page never trusts a
 //! key the node or the log offers; pinned keys are remembered in the browser's local storage
 //! only.
+//!
+//! Why under [`crate::http`]: the page is served by the route table ([`route`]'s handlers
+//! and [`crate::http::routes`] import each other), so it belongs to the HTTP layer; the
+//! export, which the command line calls, writes the same page to a folder. It reads the log's
+//! files only to hand them out; verification happens in the browser (and in
+//! [`crate::audit::verify`]), never by changing the log.
 
 pub mod export;
 pub mod page;

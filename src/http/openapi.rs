@@ -6,9 +6,12 @@
 //! give) and the few schemas of types that live in other crates, and serves the result at
 //! `/openapi.json`. `docs/openapi.json` is a copy, kept equal by a test
 //! (`OK2CRY_BLESS=1 cargo test --lib openapi` rewrites it); another test fails when a route of
-//! [`crate::api::ROUTES`] is not documented, or a documented one is not routed.
+//! [`crate::http::routes::ROUTES`] is not documented, or a documented one is not routed.
+//!
+//! Layer: http. Owns the API document; it must not add routes (the table in
+//! [`crate::http::routes`] does).
 
-use crate::problem::{PROBLEM_BASE, PROBLEM_TYPES};
+use crate::http::problem::{PROBLEM_BASE, PROBLEM_TYPES};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::borrow::Cow;
@@ -20,7 +23,7 @@ use utoipa::openapi::{Content, OpenApi as Document, RefOr, Schema};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 /// The media type of problem documents.
-const PROBLEM_JSON: &str = crate::problem::PROBLEM_JSON;
+const PROBLEM_JSON: &str = crate::http::problem::PROBLEM_JSON;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,28 +39,28 @@ const PROBLEM_JSON: &str = crate::problem::PROBLEM_JSON;
         license(name = "Apache-2.0"),
     ),
     paths(
-        crate::api::create_key,
-        crate::api::get_key,
-        crate::api::delete_key,
-        crate::api::open_key,
-        crate::api::jwks,
-        crate::api::audit_events,
-        crate::api::audit_stream,
-        crate::api::audit_checkpoint,
-        crate::api::audit_consistency,
-        crate::api::audit_receipt,
-        crate::api::audit_key,
-        crate::api::tlog_checkpoint,
-        crate::api::tlog_tile,
-        crate::attestation_route::attestation,
-        crate::api::healthz,
-        crate::api::readyz,
-        crate::api::metrics,
-        crate::api::openapi,
-        crate::auditor_view::route::to_slash,
-        crate::auditor_view::route::page,
-        crate::auditor_view::route::listing,
-        crate::auditor_view::route::file,
+        crate::http::keys::create_key,
+        crate::http::keys::get_key,
+        crate::http::keys::delete_key,
+        crate::http::keys::open_key,
+        crate::http::keys::jwks,
+        crate::http::audit::audit_events,
+        crate::http::audit::audit_stream,
+        crate::http::audit::audit_checkpoint,
+        crate::http::audit::audit_consistency,
+        crate::http::audit::audit_receipt,
+        crate::http::audit::audit_key,
+        crate::http::audit::tlog_checkpoint,
+        crate::http::audit::tlog_tile,
+        crate::http::attestation::attestation,
+        crate::http::operations::healthz,
+        crate::http::operations::readyz,
+        crate::http::operations::metrics,
+        crate::http::operations::openapi,
+        crate::http::auditor_view::route::to_slash,
+        crate::http::auditor_view::route::page,
+        crate::http::auditor_view::route::listing,
+        crate::http::auditor_view::route::file,
     ),
     components(schemas(Problem, Envelope)),
     modifiers(&Shared),
@@ -108,7 +111,7 @@ macro_rules! hand_written_schema {
     };
 }
 
-/// An RFC 9457 problem document, as [`crate::problem::AppError`] writes it.
+/// An RFC 9457 problem document, as [`crate::http::problem::AppError`] writes it.
 pub struct Problem;
 
 fn problem_schema() -> Value {
@@ -200,7 +203,7 @@ hand_written_schema!(
         "additionalProperties": false,
         "properties": {
             "version": {"type": "integer", "enum": [1]},
-            "key_id": {"type": "string", "pattern": crate::api::KEY_ID_PATTERN},
+            "key_id": {"type": "string", "pattern": crate::http::keys::KEY_ID_PATTERN},
             "sealed": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$",
                 "description": "base64url without padding of enc (65 bytes) || ciphertext \
                     (plaintext of 1 to 65536 bytes, and a 16-byte tag)"},
@@ -253,7 +256,7 @@ hand_written_schema!(
 /// What every operation shares: the security schemes and the refusals any route can give.
 struct Shared;
 
-/// Refusals of the server's own layers, possible on every route (src/server.rs).
+/// Refusals of the server's own layers, possible on every route (src/http/server.rs).
 const ANY_ROUTE: [(u16, &str); 5] = [
     (
         400,
@@ -404,7 +407,7 @@ mod tests {
     /// Every route is documented with its method, and every documented operation is routed.
     #[test]
     fn every_route_is_documented_and_nothing_else() {
-        let routed: BTreeSet<(String, String)> = crate::api::ROUTES
+        let routed: BTreeSet<(String, String)> = crate::http::routes::ROUTES
             .iter()
             .map(|(method, path)| (method.to_string(), path.replace("{*", "{")))
             .collect();
@@ -430,7 +433,7 @@ mod tests {
         }
     }
 
-    /// The service's router is built only from the table of src/api.rs, so a route added
+    /// The service's router is built only from the table of src/http/routes.rs, so a route added
     /// anywhere else would escape the test above.
     #[test]
     fn routes_are_added_only_through_the_table() {
@@ -447,7 +450,7 @@ mod tests {
                 } else if path.extension().is_some_and(|e| e == "rs") {
                     let text = std::fs::read_to_string(&path).unwrap();
                     let calls = text.matches(".route(").count() + text.matches(".nest(").count();
-                    let allowed = usize::from(path.ends_with("api.rs"));
+                    let allowed = usize::from(path.ends_with("http/routes.rs"));
                     if calls > allowed && !path.ends_with("openapi.rs") {
                         offenders.push(path.display().to_string());
                     }
@@ -472,7 +475,7 @@ mod tests {
                 .iter()
                 .map(|v| v.as_str().unwrap().to_owned())
                 .collect();
-        let written = crate::problem::tests_support::every_problem_type();
+        let written = crate::http::problem::tests_support::every_problem_type();
         assert_eq!(listed, written);
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
@@ -527,7 +530,7 @@ mod tests {
     /// The create request's schema has exactly the members the handler reads.
     #[test]
     fn create_request_members() {
-        let read: BTreeSet<String> = crate::api::CREATE_MEMBERS
+        let read: BTreeSet<String> = crate::http::keys::CREATE_MEMBERS
             .iter()
             .map(|m| m.to_string())
             .collect();
@@ -571,7 +574,7 @@ mod tests {
     #[test]
     fn key_id_pattern() {
         assert_eq!(
-            crate::api::KEY_ID_PATTERN,
+            crate::http::keys::KEY_ID_PATTERN,
             format!(
                 "^[A-Za-z0-9_-]{{1,{}}}$",
                 ok2cry_client::key_id::MAX_KEY_ID_LEN
@@ -579,6 +582,6 @@ mod tests {
         );
         let doc = json();
         assert!(!doc.contains("\"pattern\": \"^[A-Za-z0-9_-]{1,64}$\""));
-        assert!(doc.matches(crate::api::KEY_ID_PATTERN).count() >= 4);
+        assert!(doc.matches(crate::http::keys::KEY_ID_PATTERN).count() >= 4);
     }
 }

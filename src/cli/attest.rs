@@ -10,6 +10,9 @@
 //!
 //! Files are read with a limit enforced while reading ([`MAX_FILE_LEN`]): `--document
 //! /dev/zero` is refused after 64 KiB + 1 bytes.
+//!
+//! Layer: cli. Verification is `ok2cry-attestation`'s; this module reads files, fetches and
+//! prints.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};

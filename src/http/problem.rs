@@ -7,6 +7,9 @@
 //! status, its problem type and an `error` member carrying its §11 name. An envelope that
 //! reaches the key but does not open — `OpenFailed`, and `ContextMismatch`, which the service
 //! deliberately does not tell apart — is the coarse 422 `cannot-open`.
+//!
+//! Layer: http. Owns the mapping of every error to a response; nothing else in the service
+//! builds an error response, and nothing here may echo an internal error to the client.
 
 use crate::clock::{Millis, iso8601};
 use crate::custody::CustodyError;

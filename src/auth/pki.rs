@@ -16,8 +16,11 @@
 //! All keys generated here are ECDSA P-256. Private key files are written with mode 0600 and
 //! the dev PKI directory, when created here, with mode 0700. Error messages never contain key
 //! material.
+//!
+//! Layer: auth. Owns certificate issuance and revocation for the dev PKI and onboarding; it
+//! must not know keys or routes.
 
-use crate::principal::Role;
+use crate::auth::principal::Role;
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams,
     CertificateSigningRequestParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,

@@ -13,6 +13,8 @@
 //!
 //! Only then does it become a [`VerifiedBearer`], the one type handlers can turn into a
 //! principal.
+//!
+//! Layer: auth. Owns bearer token verification; it must not know keys or routes.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use p256::ecdsa::signature::Verifier;

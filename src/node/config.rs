@@ -2,9 +2,12 @@
 //! validated at start with messages that say what is wrong and where.
 //!
 //! Durations are in seconds (`*_seconds`) or milliseconds (`*_ms`) as named; sizes in bytes.
+//!
+//! Layer: node. Owns the configuration's shape, defaults and validation, and the partner-keys
+//! file. It must not start anything: [`crate::node`] wires, this module only reads and checks.
 
+use crate::auth::principal::Role;
 use crate::custody::CustodyConfig;
-use crate::principal::Role;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -7,20 +7,29 @@
 //! (first KEK) → `service_started` → TLS → serve. Shutdown order: stop accepting and drain →
 //! destroy every key and KEK (each logged) → `service_stopped` → final checkpoint, witnessed →
 //! close the log; a log that could not take every event makes the exit fail.
+//!
+//! Layer: node, the wiring. This folder owns the order in which the layers start and stop,
+//! the configuration ([`config`]), process hardening ([`hardening`]) and the dev setup
+//! ([`dev`]). It builds the layers below and hands each what it needs; they must not import
+//! it (known exceptions: docs/ARCHITECTURE.md). It holds no key and serves no route itself.
 
-use crate::api::AppState;
+pub mod config;
+pub mod dev;
+pub mod hardening;
+
 use crate::audit::disk::{Disk, RealDisk};
 use crate::audit::witness::client::{WitnessEndpoint, Witnessing};
 use crate::audit::{AuditLog, EventBody};
-use crate::bearer::{BearerSettings, BearerVerifier};
+use crate::auth::bearer::{BearerSettings, BearerVerifier};
+use crate::auth::principal::{PrincipalRegistry, Roles};
+use crate::auth::tls::TlsReloader;
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
 use crate::custody::Custody;
-use crate::hardening::{HardeningReport, harden};
+use crate::http::routes::AppState;
+use crate::http::server::{ServerLimits, run};
 use crate::metrics::Metrics;
-use crate::principal::{PrincipalRegistry, Roles};
-use crate::server::{ServerLimits, run};
-use crate::tls::TlsReloader;
+use crate::node::config::Config;
+use crate::node::hardening::{HardeningReport, harden};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -33,10 +42,10 @@ use tokio::net::TcpListener;
 pub enum NodeError {
     /// Configuration.
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::node::config::ConfigError),
     /// Hardening that was required failed.
     #[error(transparent)]
-    Hardening(#[from] crate::hardening::HardeningError),
+    Hardening(#[from] crate::node::hardening::HardeningError),
     /// TLS material could not be loaded.
     #[error("TLS: {0}")]
     Tls(String),
@@ -61,10 +70,16 @@ pub fn principals(config: &Config) -> Result<PrincipalRegistry, NodeError> {
         let pin = match &p.spki_sha256 {
             Some(hex_pin) => {
                 let bytes = hex::decode(hex_pin).map_err(|_| {
-                    crate::config::ConfigError(format!("principals: {}: bad spki_sha256", p.id))
+                    crate::node::config::ConfigError(format!(
+                        "principals: {}: bad spki_sha256",
+                        p.id
+                    ))
                 })?;
                 let pin: [u8; 32] = bytes.try_into().map_err(|_| {
-                    crate::config::ConfigError(format!("principals: {}: bad spki_sha256", p.id))
+                    crate::node::config::ConfigError(format!(
+                        "principals: {}: bad spki_sha256",
+                        p.id
+                    ))
                 })?;
                 Some(pin)
             }
@@ -91,9 +106,9 @@ fn bearer(config: &Config) -> Result<Option<BearerVerifier>, NodeError> {
         max_lifetime_secs: jwt.max_lifetime_seconds,
         clock_skew_secs: jwt.clock_skew_seconds,
     });
-    for key in crate::config::read_partner_keys(&jwt.keys_file)? {
+    for key in crate::node::config::read_partner_keys(&jwt.keys_file)? {
         let pem = std::fs::read_to_string(&key.public_key).map_err(|e| {
-            crate::config::ConfigError(format!(
+            crate::node::config::ConfigError(format!(
                 "jwt key {}/{}: cannot read {}: {e}",
                 key.sub,
                 key.kid,
@@ -101,14 +116,14 @@ fn bearer(config: &Config) -> Result<Option<BearerVerifier>, NodeError> {
             ))
         })?;
         verifier.add_key(&key.sub, &key.kid, &pem).map_err(|e| {
-            crate::config::ConfigError(format!("jwt key {}/{}: {e}", key.sub, key.kid))
+            crate::node::config::ConfigError(format!("jwt key {}/{}: {e}", key.sub, key.kid))
         })?;
     }
     Ok(Some(verifier))
 }
 
-fn attestor(config: &Config) -> Result<Option<crate::api::Attestor>, NodeError> {
-    use crate::config::AttestationMode;
+fn attestor(config: &Config) -> Result<Option<crate::http::attestation::Attestor>, NodeError> {
+    use crate::node::config::AttestationMode;
     match config.attestation.provider {
         AttestationMode::Off => Ok(None),
         AttestationMode::Dev => {
@@ -118,7 +133,7 @@ fn attestor(config: &Config) -> Result<Option<crate::api::Attestor>, NodeError> 
                 "attestation: DEVELOPMENT provider; its documents prove nothing about the build"
             );
             let dev_root = dev.root_certificate().to_vec();
-            Ok(Some(crate::api::Attestor {
+            Ok(Some(crate::http::attestation::Attestor {
                 provider: Arc::new(dev),
                 kind: "development",
                 dev_root: Some(dev_root),
@@ -132,7 +147,7 @@ fn attestor(config: &Config) -> Result<Option<crate::api::Attestor>, NodeError> 
                 None,
             )
             .map_err(|e| NodeError::Attestation(e.to_string()))?;
-            Ok(Some(crate::api::Attestor {
+            Ok(Some(crate::http::attestation::Attestor {
                 provider: Arc::new(snp),
                 kind: "sev-snp",
                 dev_root: None,
@@ -142,10 +157,10 @@ fn attestor(config: &Config) -> Result<Option<crate::api::Attestor>, NodeError> 
 }
 
 #[cfg(feature = "nsm")]
-fn nsm_attestor() -> Result<Option<crate::api::Attestor>, NodeError> {
+fn nsm_attestor() -> Result<Option<crate::http::attestation::Attestor>, NodeError> {
     let nsm = ok2cry_attestation::NsmProvider::open()
         .map_err(|e| NodeError::Attestation(e.to_string()))?;
-    Ok(Some(crate::api::Attestor {
+    Ok(Some(crate::http::attestation::Attestor {
         provider: Arc::new(nsm),
         kind: "nitro",
         dev_root: None,
@@ -153,7 +168,7 @@ fn nsm_attestor() -> Result<Option<crate::api::Attestor>, NodeError> {
 }
 
 #[cfg(not(feature = "nsm"))]
-fn nsm_attestor() -> Result<Option<crate::api::Attestor>, NodeError> {
+fn nsm_attestor() -> Result<Option<crate::http::attestation::Attestor>, NodeError> {
     Err(NodeError::Attestation(
         "attestation.provider = \"nsm\" needs a binary built with --features nsm".into(),
     ))
@@ -285,7 +300,7 @@ pub async fn start_on(
     });
     let custody = Arc::new(custody);
     let tls = Arc::new(
-        TlsReloader::new(crate::tls::settings_from(&config.tls))
+        TlsReloader::new(crate::auth::tls::settings_from(&config.tls))
             .map_err(|e| NodeError::Tls(e.to_string()))?,
     );
     let mut state = AppState::new(

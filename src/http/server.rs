@@ -6,7 +6,7 @@
 //!
 //! Connection discipline (docs/SECURITY.md, "Connections"), the same for HTTP/1.1 and HTTP/2:
 //!
-//! - admission ([`crate::admission`]): a connection first holds a place in the smaller
+//! - admission ([`crate::http::admission`]): a connection first holds a place in the smaller
 //!   unauthenticated budget (global and per source address), and moves to the authenticated
 //!   budget once a client certificate or a bearer token has been verified;
 //! - the TLS handshake has a deadline;
@@ -19,10 +19,13 @@
 //!
 //! Shutdown stops accepting, asks every connection to close gracefully, waits (bounded) for
 //! in-flight requests, and returns; the caller then destroys every key.
+//!
+//! Layer: http. Owns sockets, TLS handshakes and connection lifetimes; it must not look inside
+//! requests beyond what admission and the caller's identity need.
 
-use crate::admission::{Admission, AdmissionLimits, Slot};
-use crate::api::{AppState, ConnInfo, app};
-use crate::problem::{AppError, PROBLEM_JSON};
+use crate::http::admission::{Admission, AdmissionLimits, Slot};
+use crate::http::problem::{AppError, PROBLEM_JSON};
+use crate::http::routes::{AppState, ConnInfo, app};
 use axum::Router;
 use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
@@ -68,8 +71,8 @@ pub struct ServerLimits {
     pub drain_timeout: Duration,
 }
 
-impl From<&crate::config::LimitsConfig> for ServerLimits {
-    fn from(l: &crate::config::LimitsConfig) -> Self {
+impl From<&crate::node::config::LimitsConfig> for ServerLimits {
+    fn from(l: &crate::node::config::LimitsConfig) -> Self {
         Self {
             handshake_timeout: Duration::from_millis(l.handshake_timeout_ms),
             header_timeout: Duration::from_millis(l.header_timeout_ms),
@@ -509,7 +512,7 @@ impl Connection {
                     return;
                 }
             };
-        let cert = crate::tls::peer_identity(tls_stream.get_ref().1);
+        let cert = crate::auth::tls::peer_identity(tls_stream.get_ref().1);
         if cert.is_some()
             && let Err(refusal) = self.slot.authenticate()
         {

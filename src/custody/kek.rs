@@ -5,6 +5,9 @@
 //! given a longer life. A KEK wraps new keys only during its rotation period (`wrap_until`)
 //! and lives until the longest TTL it may have wrapped has run out (`not_after`); then it is
 //! dropped from the ring and zeroized. Destroying a KEK crypto-shreds every key it wrapped.
+//!
+//! Layer: custody. Owns the KEKs and their rotation; it knows nothing of routes, principals
+//! or the audit log (custody logs what happens to KEKs).
 
 use crate::clock::Millis;
 use aes_gcm::Aes256Gcm;

@@ -1,6 +1,6 @@
 //! Custody of disposable keys: create, get, open once, destroy, sweep.
 //!
-//! - A private key is generated here, wrapped at once under the current KEK ([`crate::kek`])
+//! - A private key is generated here, wrapped at once under the current KEK ([`crate::custody::kek`])
 //!   and stored only wrapped, in a `moka` cache whose per-entry expiry is a backstop.
 //! - Strict TTL: every read checks expiry against the [`Clock`]; an expired key is never
 //!   opened. A sweeper (`sweep`, driven every few milliseconds by the server) destroys keys as
@@ -18,16 +18,25 @@
 //! - No live key is ever evicted for space: a full store refuses new keys
 //!   ([`CustodyError::StoreFull`]).
 //! - After destruction a small tombstone (when, why) answers `410 Gone` for a while.
+//!
+//! Layer: custody. This folder owns the disposable keys in RAM, their KEKs ([`kek`]) and the
+//! token-signing keys ([`signing`]). It builds the events of [`crate::audit::event`] and
+//! emits them through [`crate::audit::recorder::Recorder`]; it must not reach the log's store,
+//! writer or files, must not touch the network, and must not import [`crate::http`],
+//! [`crate::node`] or [`crate::cli`].
+
+pub mod kek;
+pub mod signing;
 
 use crate::audit::event::{
     DestroyReason, EventBody, KekDestroyReason, OpenFailure, Timestamp, service_key_id,
 };
 use crate::audit::recorder::Recorder;
+use crate::auth::principal::Principal;
 use crate::clock::{Clock, Millis};
-use crate::kek::{KekError, KekInfo, KekRing, WrappedKey};
+use crate::custody::kek::{KekError, KekInfo, KekRing, WrappedKey};
+use crate::custody::signing::SigningRing;
 use crate::metrics::Metrics;
-use crate::principal::Principal;
-use crate::signing::SigningRing;
 use ok2cry_client::{
     CryptoProvider, Envelope, KeyId, KeyTokenClaims, Plaintext, PrivateKey, PublicKey,
 };

@@ -5,8 +5,10 @@
 //! depth, bounded nesting, integers apart from other numbers) with only the members its route
 //! documents, none of them `null`. Errors are in the project's own words: they name the
 //! member and what it must be, never a Rust type.
+//!
+//! Layer: http. Owns how request bodies are read; it must not interpret what they ask for.
 
-use crate::problem::AppError;
+use crate::http::problem::AppError;
 use axum::http::{HeaderMap, header};
 use ok2cry_client::json::{self, Json};
 

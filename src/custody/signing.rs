@@ -3,6 +3,9 @@
 //! Signing keys are as disposable as everything else: generated in RAM at start, rotated on a
 //! period, and a retired key stays published until every token it signed has expired
 //! (`retired_at + max key TTL`), then it is dropped and zeroized.
+//!
+//! Layer: custody. Owns the token-signing keys and their rotation; it knows nothing of routes,
+//! principals or the audit log.
 
 use crate::clock::Millis;
 use ok2cry_client::{CryptoProvider, Jwks, TokenSigner};

@@ -22,9 +22,13 @@
 //!   error. Each configuration has its own session cache, so a session established before a
 //!   reload cannot be resumed after it: a revoked certificate cannot come back by resumption.
 //!   Connections already established are not affected by a reload.
+//!
+//! Layer: auth. Owns the rustls server configuration; it must not read requests (the HTTP
+//! layer does). Its settings still come as [`crate::node::config`] types (a known exception,
+//! docs/ARCHITECTURE.md).
 
-use crate::config::{ClientAuthMode, TlsConfig};
-use crate::principal::{CertIdentity, identity_from_cert};
+use crate::auth::principal::{CertIdentity, identity_from_cert};
+use crate::node::config::{ClientAuthMode, TlsConfig};
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
@@ -230,7 +234,7 @@ impl TlsReloader {
 }
 
 /// The identity of the verified client certificate of a connection (precedence in
-/// [`crate::principal`]), or `None` without a certificate.
+/// [`crate::auth::principal`]), or `None` without a certificate.
 ///
 /// Call this only after the handshake completed: rustls exposes the peer certificates of a
 /// server connection once its verifier has accepted them.
