@@ -28,9 +28,9 @@ pub(crate) const CREATE_MEMBERS: [&str; 5] =
     ["ttl_seconds", "max_opens", "opener", "context", "label"];
 
 /// A create request (docs/PROTOCOL.md §12.1): a JSON object with only these members, each
-/// optional, none `null`; an empty body takes every default. Read strictly by
-/// [`crate::http::body::Object`]; this type is what the API document shows and what the handler
-/// fills.
+/// optional, none `null`; an empty body takes every default.
+// Doc comments here are the API document's descriptions. The body is read strictly by
+// `crate::http::body::Object`; this type is what the document shows and what the handler fills.
 #[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {

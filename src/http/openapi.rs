@@ -404,6 +404,15 @@ mod tests {
         );
     }
 
+    /// Doc comments become the document's descriptions: none may speak of the code.
+    #[test]
+    fn the_document_does_not_speak_of_the_code() {
+        let doc = json();
+        for internal in ["crate::", "[`", "Self::", "ok2cry::"] {
+            assert!(!doc.contains(internal), "docs/openapi.json mentions {internal}");
+        }
+    }
+
     /// Every route is documented with its method, and every documented operation is routed.
     #[test]
     fn every_route_is_documented_and_nothing_else() {
