@@ -409,7 +409,10 @@ mod tests {
     fn the_document_does_not_speak_of_the_code() {
         let doc = json();
         for internal in ["crate::", "[`", "Self::", "ok2cry::"] {
-            assert!(!doc.contains(internal), "docs/openapi.json mentions {internal}");
+            assert!(
+                !doc.contains(internal),
+                "docs/openapi.json mentions {internal}"
+            );
         }
     }
 
