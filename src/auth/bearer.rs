@@ -60,11 +60,19 @@ pub enum BearerError {
     Replayed,
 }
 
+/// The protected header: `alg`, `kid` and an optional `typ`, nothing else. Any other member is
+/// refused rather than ignored: `crit` (RFC 7515 §4.1.11: extensions a recipient does not
+/// understand must fail), and keys or key references (`jwk`, `jku`, `x5u`, `x5c`) that would
+/// name a key other than the configured one.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Header {
     alg: String,
     #[serde(default)]
     kid: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    typ: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -158,8 +166,9 @@ impl BearerVerifier {
         let decode = |part: &str, what| {
             Base64UrlUnpadded::decode_vec(part).map_err(|_| BearerError::Malformed(what))
         };
-        let header: Header = serde_json::from_slice(&decode(h, "header")?)
-            .map_err(|_| BearerError::Malformed("header"))?;
+        let header: Header = serde_json::from_slice(&decode(h, "header")?).map_err(|_| {
+            BearerError::Malformed("header: members alg, kid and typ only, each once")
+        })?;
         if header.alg != "ES256" {
             return Err(BearerError::Algorithm);
         }
@@ -352,6 +361,39 @@ mod tests {
                 BearerError::Malformed("expected three dot-separated parts"),
             ),
         ];
+        // Header members beyond alg, kid and typ are refused, not ignored, even when signed.
+        let header_refused =
+            BearerError::Malformed("header: members alg, kid and typ only, each once");
+        let mut cases = cases;
+        for (n, extra) in [
+            json!({"crit": ["exp"], "exp": 1}),
+            json!({"crit": []}),
+            json!({"jku": "https://attacker.example/jwks.json"}),
+            json!({"jwk": {"kty": "EC"}}),
+            json!({"x5u": "https://attacker.example/cert.pem"}),
+            json!({"x5c": ["AAAA"]}),
+            json!({"b64": false}),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut h = header();
+            h.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            cases.push((
+                jwt(&key, h, claims(&format!("h{n}"))),
+                header_refused.clone(),
+            ));
+        }
+        // A member twice (JSON that serde_json's Value would collapse), built by hand.
+        let twice = format!(
+            "{}.{}.{}",
+            b64(br#"{"alg":"ES256","kid":"k1","kid":"k1"}"#),
+            b64(claims("h9").to_string().as_bytes()),
+            b64(&[0u8; 64])
+        );
+        cases.push((twice, header_refused.clone()));
         for (token, expected) in cases {
             assert_eq!(v.verify(&token, NOW), Err(expected.clone()), "{expected:?}");
         }
