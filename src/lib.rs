@@ -27,6 +27,10 @@ pub mod auth;
 // The proof of destruction: the event model, the log on disk, checkpoints, receipts, witness.
 pub mod audit;
 
+// Process hardening (no core dumps, non-dumpable, memory locked): applied by the node,
+// reported by the HTTP layer.
+pub mod hardening;
+
 // Prometheus metrics, shared by every layer.
 pub mod metrics;
 

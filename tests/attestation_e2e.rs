@@ -724,7 +724,8 @@ async fn the_proxy_helper_trusts_only_attested_key_tokens() {
 #[tokio::test]
 async fn without_an_audit_log_the_endpoint_commits_to_no_audit_key() {
     use ok2cry::auth::principal::CertIdentity;
-    use ok2cry::http::routes::{AppState, ConnInfo, app};
+    use ok2cry::http::routes::app;
+    use ok2cry::http::state::{AppState, ConnInfo};
     let server = TestServer::start().await;
     let node = &server.state;
     // The same node's keys and attestation provider, behind a router without an audit log.

@@ -835,7 +835,7 @@ fn identity_precedence_is_uri_then_dns_then_cn() {
     // Nothing at all: no identity.
     assert!(matches!(
         with(vec![], None),
-        Err(ok2cry::auth::pki::PkiError::Identity(_))
+        Err(ok2cry::auth::principal::IdentityError(_))
     ));
     // Garbage is not a certificate.
     assert!(identity_from_cert(b"not DER").is_err());

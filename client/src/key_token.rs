@@ -12,6 +12,7 @@
 //! in that order, each with the error the table names.
 
 use crate::json::{self, Json, Members};
+use crate::jws::{self, Compact, JwsError, Part};
 use crate::provider::{self, CryptoProvider, Es256Signer};
 use crate::suite::{self, SUITE_NAME, VERSION};
 use crate::{Error, Jwks, KeyId, PrivateKey, PublicJwk, PublicKey, b64, wire};
@@ -20,7 +21,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// The JWS `typ` of a key token.
 pub const TOKEN_TYPE: &str = "ok2cry-key+jwt";
 /// The only JWS algorithm accepted.
-pub const ALG: &str = "ES256";
+pub const ALG: &str = jws::ES256;
 /// How far in the future `iat` may lie (clock skew between parties), in seconds.
 pub const MAX_CLOCK_SKEW_SECS: u64 = 60;
 /// The longest token accepted, in bytes (after the surrounding whitespace is removed).
@@ -31,33 +32,6 @@ pub const MAX_ISSUER_LEN: usize = 256;
 pub const MAX_TIME: u64 = json::MAX_INTEGER;
 /// The largest `max_opens`: 2^32 − 1.
 pub const MAX_OPENS: u64 = u32::MAX as u64;
-
-/// The JWS protected header of a key token: exactly these three members, all strings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-struct Header {
-    alg: String,
-    typ: String,
-    kid: String,
-}
-
-impl Header {
-    fn from_json(bytes: &[u8]) -> Result<Self, Error> {
-        const BAD: Error =
-            Error::Malformed("key token header: expected exactly alg, typ and kid, as strings");
-        let tree =
-            json::parse(bytes).ok_or(Error::Malformed("key token header: not strict JSON"))?;
-        let m = Members::of(&tree).ok_or(BAD)?;
-        if !m.only(&["alg", "typ", "kid"]) {
-            return Err(BAD);
-        }
-        let text = |name| m.string(name).map(str::to_owned).ok_or(BAD);
-        Ok(Self {
-            alg: text("alg")?,
-            typ: text("typ")?,
-            kid: text("kid")?,
-        })
-    }
-}
 
 /// The claims of a key token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -156,9 +130,10 @@ impl<'de> Deserialize<'de> for KeyTokenClaims {
 #[derive(Debug, Clone)]
 pub struct KeyToken {
     compact: String,
-    header: Header,
+    jws: Compact,
+    /// The header's `kid` (required for a key token).
+    kid: String,
     claims: KeyTokenClaims,
-    signature: Vec<u8>,
 }
 
 /// A key token whose signature, algorithm, suite, lifetime and public key have been checked.
@@ -177,31 +152,30 @@ impl KeyToken {
     pub fn parse(compact: &str) -> Result<Self, Error> {
         // Step 1.
         let compact = wire::trim(compact);
-        if compact.len() > MAX_TOKEN_LEN {
-            return Err(Error::Malformed("key token: too long"));
-        }
-        let mut parts = compact.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Error::Malformed(
-                "key token: expected three dot-separated parts",
-            ));
+        const BAD_HEADER: Error =
+            Error::Malformed("key token header: expected exactly alg, typ and kid, as strings");
+        let jws = Compact::parse(compact, MAX_TOKEN_LEN).map_err(|e| match e {
+            JwsError::TooLong => Error::Malformed("key token: too long"),
+            JwsError::Base64(Part::Header) => Error::Malformed("key token header: not base64url"),
+            JwsError::Base64(Part::Payload) => Error::Malformed("key token claims: not base64url"),
+            JwsError::Base64(Part::Signature) => {
+                Error::Malformed("key token signature: not base64url")
+            }
+            JwsError::HeaderJson => Error::Malformed("key token header: not strict JSON"),
+            JwsError::HeaderMembers => BAD_HEADER,
+            _ => Error::Malformed("key token: expected three dot-separated parts"),
+        })?;
+        // Step 2: a key token's header has all three members.
+        let (Some(kid), Some(_)) = (jws.header().kid.clone(), jws.header().typ.as_ref()) else {
+            return Err(BAD_HEADER);
         };
-        let header_bytes =
-            b64::decode(h).ok_or(Error::Malformed("key token header: not base64url"))?;
-        let payload_bytes =
-            b64::decode(p).ok_or(Error::Malformed("key token claims: not base64url"))?;
-        let signature =
-            b64::decode(s).ok_or(Error::Malformed("key token signature: not base64url"))?;
-        // Steps 2 and 3.
-        let header = Header::from_json(&header_bytes)?;
-        let claims = KeyTokenClaims::from_json(&payload_bytes)?;
+        // Step 3.
+        let claims = KeyTokenClaims::from_json(jws.payload_unverified())?;
         Ok(Self {
             compact: compact.to_owned(),
-            header,
+            jws,
+            kid,
             claims,
-            signature,
         })
     }
 
@@ -230,21 +204,18 @@ impl KeyToken {
         now: u64,
     ) -> Result<VerifiedKey, Error> {
         // 4, 5: algorithm and type.
-        if self.header.alg != ALG {
+        let header = self.jws.header();
+        if header.alg != jws::ES256 {
             return Err(Error::UnsupportedAlgorithm);
         }
-        if self.header.typ != TOKEN_TYPE {
+        if header.typ.as_deref() != Some(TOKEN_TYPE) {
             return Err(Error::WrongTokenType);
         }
         // 6: the signing key.
-        let verifying_key = jwks.verifying_key(&self.header.kid)?;
+        let verifying_key = jwks.verifying_key(&self.kid)?;
         // 7: the signature, over the ASCII bytes of `<header>.<payload>` as received.
-        let signing_input = match self.compact.rfind('.') {
-            Some(end) => &self.compact[..end],
-            None => return Err(Error::BadSignature),
-        };
-        provider
-            .es256_verify(&verifying_key, signing_input.as_bytes(), &self.signature)
+        self.jws
+            .verify_es256(provider, &verifying_key)
             .map_err(|_| Error::BadSignature)?;
 
         // The signature is good: the claims are the service's. Now check what they say.
@@ -281,7 +252,7 @@ impl KeyToken {
         }
         let public_key = claims.jwk.to_public_key()?;
         Ok(VerifiedKey {
-            signing_kid: self.header.kid.clone(),
+            signing_kid: self.kid.clone(),
             claims: claims.clone(),
             public_key,
             token: self.compact.clone(),
@@ -394,10 +365,17 @@ impl TokenSigner {
     /// 2^53 − 1, `max_opens` 0, a context over 256 bytes, a `jwk.kid` other than the key id),
     /// so the issuing side never signs what §10.2 rejects.
     pub fn sign(&self, claims: &KeyTokenClaims) -> Result<String, Error> {
+        /// The header a key token is signed with, members in this order.
+        #[derive(Serialize)]
+        struct Header<'a> {
+            alg: &'a str,
+            typ: &'a str,
+            kid: &'a str,
+        }
         let header = Header {
-            alg: ALG.into(),
-            typ: TOKEN_TYPE.into(),
-            kid: self.kid.clone(),
+            alg: ALG,
+            typ: TOKEN_TYPE,
+            kid: &self.kid,
         };
         let header =
             serde_json::to_vec(&header).map_err(|_| Error::Malformed("key token header"))?;

@@ -20,7 +20,10 @@
 //!   [`VerifiedKey`], and the issuing side.
 //! - [`envelope`]: sealed messages, their JSON and compact header forms, seal and open.
 //! - [`local_key`]: an ephemeral key pair made on the end user's device.
+//! - [`jws`]: the one strict reader of signed tokens (JWS compact, ES256): key tokens and
+//!   bearer JWTs.
 //! - [`secret`]: the plaintext type.
+//! - [`secret_file`]: how a secret (a private JWK, a private key PEM) is written to a file.
 //! - [`error`]: the one error type of this crate.
 //! - [`headers`]: the HTTP header names used to forward keys and envelopes.
 //! - `http` (feature `http`): an async client of the service.
@@ -37,6 +40,7 @@ pub mod error;
 pub mod headers;
 pub mod json;
 pub mod jwk;
+pub mod jws;
 pub mod key_id;
 pub mod key_token;
 pub mod local_key;
@@ -45,6 +49,7 @@ pub mod provider;
 pub mod public_key;
 pub mod rfc9180;
 pub mod secret;
+pub mod secret_file;
 pub mod suite;
 pub mod wire;
 

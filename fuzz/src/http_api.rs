@@ -24,11 +24,12 @@ use ok2cry::auth::principal::{
 };
 use ok2cry::clock::{Clock, SystemClock};
 use ok2cry::custody::{CreateRequest, Custody, CustodyConfig};
-use ok2cry::http::attestation::Attestor;
-use ok2cry::http::routes::{AppState, ConnInfo, app};
+use ok2cry::hardening::HardeningReport;
+use ok2cry::http::routes::app;
+use ok2cry::http::state::Attestor;
+use ok2cry::http::state::{AppState, ConnInfo};
 use ok2cry::metrics::Metrics;
 use ok2cry::node::config::Config;
-use ok2cry::node::hardening::HardeningReport;
 use ok2cry_attestation::DevProvider;
 use ok2cry_client::{Envelope, KeyToken};
 use p256::ecdsa::SigningKey;

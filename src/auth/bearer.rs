@@ -2,8 +2,11 @@
 //!
 //! A partner signs a short-lived JWT with an ES256 key registered at onboarding. The service
 //! accepts it only if, in this order:
-//! 1. it is a three-part JWS compact with `alg` exactly `ES256` (none, HS256, RS256, ES384 …
-//!    are refused) and a `kid`;
+//! 1. it is a three-part JWS compact of at most [`MAX_TOKEN_LEN`] bytes, read by the
+//!    workspace's one strict JWS reader (`ok2cry_client::jws`, shared with key tokens): a
+//!    header of `alg`, `kid` and optionally `typ` only (`crit`, `jku`, `jwk`, `x5u`, `x5c` or a
+//!    member given twice are refused), `alg` exactly `ES256` (none, HS256, RS256, ES384 … are
+//!    refused), a `kid`, and claims of strict JSON;
 //! 2. the key registered for (`sub`, `kid`) exists (several keys per partner allow rotation);
 //! 3. the signature verifies;
 //! 4. `aud` equals the service's id (a string, or an array holding it);
@@ -16,16 +19,17 @@
 //!
 //! Layer: auth. Owns bearer token verification; it must not know keys or routes.
 
-use base64ct::{Base64UrlUnpadded, Encoding};
-use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::{Signature, VerifyingKey};
-use p256::pkcs8::DecodePublicKey;
+use ok2cry_client::PublicKey;
+use ok2cry_client::jws::{Compact, JwsError};
+use ok2cry_client::provider::CryptoProvider;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::time::Duration;
 
 /// The longest lifetime (`exp - iat`) the service ever accepts.
 pub const MAX_LIFETIME_SECS: u64 = 60;
+/// The longest bearer token accepted, in bytes.
+pub const MAX_TOKEN_LEN: usize = 4096;
 
 /// Why a bearer token was refused. The texts are safe to return to the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,21 +62,6 @@ pub enum BearerError {
     /// The `jti` was used before.
     #[error("bearer token replayed (jti seen before)")]
     Replayed,
-}
-
-/// The protected header: `alg`, `kid` and an optional `typ`, nothing else. Any other member is
-/// refused rather than ignored: `crit` (RFC 7515 §4.1.11: extensions a recipient does not
-/// understand must fail), and keys or key references (`jwk`, `jku`, `x5u`, `x5c`) that would
-/// name a key other than the configured one.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Header {
-    alg: String,
-    #[serde(default)]
-    kid: Option<String>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    typ: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -118,7 +107,9 @@ pub struct BearerSettings {
 /// Verifies partners' bearer JWTs.
 pub struct BearerVerifier {
     settings: BearerSettings,
-    keys: HashMap<(String, String), VerifyingKey>,
+    keys: HashMap<(String, String), PublicKey>,
+    /// ES256 verification (AWS-LC, as for every other signature the service checks).
+    provider: &'static dyn CryptoProvider,
     seen: moka::sync::Cache<(String, String), ()>,
 }
 
@@ -132,6 +123,7 @@ impl BearerVerifier {
         Self {
             settings,
             keys: HashMap::new(),
+            provider: &ok2cry_client::provider::AWS_LC,
             seen: moka::sync::Cache::builder()
                 .time_to_live(remember)
                 .max_capacity(10_000_000)
@@ -141,7 +133,7 @@ impl BearerVerifier {
 
     /// Registers a partner key (SPKI PEM) under `sub` and `kid`.
     pub fn add_key(&mut self, sub: &str, kid: &str, spki_pem: &str) -> Result<(), BearerError> {
-        let key = VerifyingKey::from_public_key_pem(spki_pem.trim())
+        let key = PublicKey::from_spki_pem(spki_pem.trim())
             .map_err(|_| BearerError::Malformed("partner key is not a P-256 SPKI PEM"))?;
         self.keys.insert((sub.to_owned(), kid.to_owned()), key);
         Ok(())
@@ -154,35 +146,36 @@ impl BearerVerifier {
 
     /// Verifies `token` at `now` (Unix seconds).
     pub fn verify(&self, token: &str, now: u64) -> Result<VerifiedBearer, BearerError> {
-        if token.len() > 4096 {
-            return Err(BearerError::Malformed("too long"));
-        }
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(BearerError::Malformed("expected three dot-separated parts"));
-        };
-        let decode = |part: &str, what| {
-            Base64UrlUnpadded::decode_vec(part).map_err(|_| BearerError::Malformed(what))
-        };
-        let header: Header = serde_json::from_slice(&decode(h, "header")?).map_err(|_| {
-            BearerError::Malformed("header: members alg, kid and typ only, each once")
+        // The one strict JWS reader of the workspace (ok2cry_client::jws): the form, the
+        // header (alg, kid, typ only), then ES256 with the registered key.
+        let jws = Compact::parse(token, MAX_TOKEN_LEN).map_err(|e| {
+            BearerError::Malformed(match e {
+                JwsError::TooLong => "too long",
+                JwsError::Parts => "expected three dot-separated parts",
+                JwsError::Base64(_) => "a part is not base64url",
+                _ => "header: members alg, kid and typ only, each once",
+            })
         })?;
-        if header.alg != "ES256" {
+        if jws.header().alg != ok2cry_client::jws::ES256 {
             return Err(BearerError::Algorithm);
         }
-        let kid = header.kid.ok_or(BearerError::Malformed("kid missing"))?;
-        let claims: Claims = serde_json::from_slice(&decode(p, "claims")?)
-            .map_err(|_| BearerError::Malformed("claims"))?;
+        let kid = jws
+            .header()
+            .kid
+            .clone()
+            .ok_or(BearerError::Malformed("kid missing"))?;
+        // Strict JSON (no member twice) before serde reads the claims.
+        let payload = jws.payload_unverified();
+        if ok2cry_client::json::parse(payload).is_none() {
+            return Err(BearerError::Malformed("claims"));
+        }
+        let claims: Claims =
+            serde_json::from_slice(payload).map_err(|_| BearerError::Malformed("claims"))?;
         let key = self
             .keys
             .get(&(claims.sub.clone(), kid))
             .ok_or(BearerError::UnknownKey)?;
-        let signature = Signature::from_slice(&decode(s, "signature")?)
-            .map_err(|_| BearerError::BadSignature)?;
-        let signing_input = &token[..h.len() + 1 + p.len()];
-        key.verify(signing_input.as_bytes(), &signature)
+        jws.verify_es256(self.provider, key)
             .map_err(|_| BearerError::BadSignature)?;
 
         let audience_ok = match &claims.aud {
@@ -226,8 +219,9 @@ impl BearerVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use p256::ecdsa::SigningKey;
+    use base64ct::{Base64UrlUnpadded, Encoding};
     use p256::ecdsa::signature::Signer;
+    use p256::ecdsa::{Signature, SigningKey};
     use p256::elliptic_curve::Generate;
     use p256::pkcs8::{EncodePublicKey, LineEnding};
     use serde_json::json;

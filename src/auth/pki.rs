@@ -101,9 +101,6 @@ pub enum PkiError {
     /// A certificate or CRL was not issued (or not signed) by this CA.
     #[error("{0} was not issued by this CA")]
     WrongIssuer(&'static str),
-    /// A certificate carries no usable identity (no SAN URI, SAN DNS name or subject CN).
-    #[error("certificate carries no usable identity: {0}")]
-    Identity(String),
 }
 
 fn cert_err(e: impl std::fmt::Display) -> PkiError {
@@ -174,31 +171,21 @@ fn random_serial() -> Result<SerialNumber, PkiError> {
 }
 
 fn write(path: &Path, text: &str, secret: bool) -> Result<(), PkiError> {
-    use std::io::Write;
+    use ok2cry_client::secret_file::{self, Existing};
     let io = |source| PkiError::Io {
         path: path.to_owned(),
         source,
     };
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
     if secret {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        // A key file is 0600 from its creation; an existing one (`force`) is tightened
+        // before the new key is written into it.
+        secret_file::write(path, text.as_bytes(), Existing::Replace).map_err(io)
+    } else {
+        use std::io::Write;
+        let mut file = std::fs::File::create(path).map_err(io)?;
+        file.write_all(text.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)
     }
-    let mut file = options.open(path).map_err(io)?;
-    // `mode` applies only when the file is created; an existing key file (`force`) is
-    // tightened too, before the new key is written into it.
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io)?;
-    }
-    #[cfg(not(unix))]
-    let _ = secret;
-    file.write_all(text.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)
 }
 
 fn create_dir(dir: &Path) -> Result<(), PkiError> {

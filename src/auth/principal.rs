@@ -23,9 +23,9 @@
 //! The identity is only as good as the chain verification before it: call this on a
 //! certificate the TLS layer has verified (see `crate::auth::tls::peer_identity`).
 //!
-//! Layer: auth. Owns identities and roles; it must not know keys or routes.
+//! Layer: auth. Owns identities and roles; it must not know keys or routes, nor import
+//! `auth::pki` (which uses its roles).
 
-use crate::auth::pki::PkiError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -141,10 +141,16 @@ pub enum PrincipalError {
     PinMismatch,
 }
 
+/// A certificate carries no usable identity (no SAN URI, SAN DNS name or subject CN), or is
+/// not a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("certificate carries no usable identity: {0}")]
+pub struct IdentityError(pub String);
+
 /// The identity of a DER leaf certificate (precedence in the [module docs](self)).
-pub fn identity_from_cert(der: &[u8]) -> Result<CertIdentity, PkiError> {
+pub fn identity_from_cert(der: &[u8]) -> Result<CertIdentity, IdentityError> {
     use x509_parser::extensions::GeneralName;
-    let bad = |e: &dyn std::fmt::Display| PkiError::Identity(e.to_string());
+    let bad = |e: &dyn std::fmt::Display| IdentityError(e.to_string());
     let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| bad(&e))?;
     let san = cert.subject_alternative_name().map_err(|e| bad(&e))?;
     let names = san.map(|s| s.value.general_names.as_slice()).unwrap_or(&[]);
@@ -161,13 +167,13 @@ pub fn identity_from_cert(der: &[u8]) -> Result<CertIdentity, PkiError> {
         None => match cert.subject().iter_common_name().next() {
             Some(cn) => cn
                 .as_str()
-                .map_err(|_| PkiError::Identity("subject CN is not a string".into()))?
+                .map_err(|_| IdentityError("subject CN is not a string".into()))?
                 .to_owned(),
-            None => return Err(PkiError::Identity("no SAN URI, SAN DNS name or CN".into())),
+            None => return Err(IdentityError("no SAN URI, SAN DNS name or CN".into())),
         },
     };
     if id.is_empty() {
-        return Err(PkiError::Identity("empty name".into()));
+        return Err(IdentityError("empty name".into()));
     }
     Ok(CertIdentity {
         id,

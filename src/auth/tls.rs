@@ -23,12 +23,11 @@
 //!   reload cannot be resumed after it: a revoked certificate cannot come back by resumption.
 //!   Connections already established are not affected by a reload.
 //!
-//! Layer: auth. Owns the rustls server configuration; it must not read requests (the HTTP
-//! layer does). Its settings still come as [`crate::node::config`] types (a known exception,
-//! docs/ARCHITECTURE.md).
+//! Layer: auth. Owns the rustls server configuration and its settings type ([`TlsSettings`],
+//! [`ClientAuth`]: the node's configuration parses `[tls]` into them); it must not read
+//! requests (the HTTP layer does) nor import the node's configuration.
 
 use crate::auth::principal::{CertIdentity, identity_from_cert};
-use crate::node::config::{ClientAuthMode, TlsConfig};
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
@@ -37,10 +36,12 @@ use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyD
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-/// Whether a client certificate is required.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether a client certificate is required (`tls.client_auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ClientAuth {
-    /// Every connection presents a valid certificate.
+    /// Every connection presents a valid certificate from a configured CA (the default).
+    #[default]
     Required,
     /// Certificates are verified when presented (the bearer JWT fallback covers the rest).
     Optional,
@@ -59,20 +60,6 @@ pub struct TlsSettings {
     pub crls: Vec<PathBuf>,
     /// Client certificate policy.
     pub client_auth: ClientAuth,
-}
-
-/// The settings named by `[tls]`.
-pub fn settings_from(c: &TlsConfig) -> TlsSettings {
-    TlsSettings {
-        server_cert: c.cert.clone(),
-        server_key: c.key.clone(),
-        client_cas: c.client_ca.clone(),
-        crls: c.crl.clone(),
-        client_auth: match c.client_auth {
-            ClientAuthMode::Required => ClientAuth::Required,
-            ClientAuthMode::Optional => ClientAuth::Optional,
-        },
-    }
 }
 
 /// TLS material could not be loaded or is unusable. Messages name files, never key material.

@@ -28,7 +28,7 @@ use ok2cry_client::attested::{
     AttestedError, AttestedService, AuditKeyCheck, verify_service_attestation,
 };
 
-use crate::cli::CliError;
+use crate::cli::terminal::{CliError, fail};
 
 /// The most a file given to `attest verify` may hold: the JSON of `GET /v1/attestation`
 /// (evidence alone is at most 16 KiB).
@@ -150,10 +150,6 @@ pub async fn run(command: AttestCommand) -> Result<(), CliError> {
             pcrs,
         } => provenance(&binary, commit, source, builder, &pcrs),
     }
-}
-
-fn fail<E: std::fmt::Display>(context: &str) -> impl Fn(E) -> CliError + '_ {
-    move |e| CliError(format!("{context}: {e}"))
 }
 
 /// Reads a file, at most `limit` bytes (enforced while reading).

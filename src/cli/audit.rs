@@ -1,10 +1,10 @@
 //! `ok2cry audit …` and `ok2cry witness …`: thin commands over [`crate::audit`].
 
-use super::{CliError, fail, init_logging};
 use crate::audit::note::NoteVerifier;
 use crate::audit::verify::{Since, VerifyOptions, read_since, verify_dir};
 use crate::audit::witness::origin_hash;
 use crate::audit::witness::server::{Witness, WitnessConfig, keygen};
+use crate::cli::terminal::{CliError, fail, init_logging};
 use clap::Subcommand;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -292,7 +292,12 @@ pub(super) async fn audit(command: AuditCommand) -> Result<(), CliError> {
             let pem = signer
                 .to_pkcs8_pem()
                 .ok_or_else(|| CliError("cannot encode the key".into()))?;
-            super::write_secret(&out, &pem)?;
+            ok2cry_client::secret_file::write(
+                &out,
+                pem.as_bytes(),
+                ok2cry_client::secret_file::Existing::Refuse,
+            )
+            .map_err(fail(&out.display().to_string()))?;
             std::fs::write(out.with_extension("pub.pem"), signer.public_key_pem())
                 .map_err(fail(&out.display().to_string()))?;
             let v = signer

@@ -6,6 +6,9 @@
 
 pub mod attest;
 mod audit;
+pub mod terminal;
+
+use crate::cli::terminal::{CliError, fail, init_logging};
 
 use crate::node::config::Config;
 use clap::{Args, Parser, Subcommand};
@@ -231,15 +234,6 @@ pub enum PartnersCommand {
     },
 }
 
-/// A command failed; the text is for the person at the terminal.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct CliError(pub String);
-
-pub(crate) fn fail<E: std::fmt::Display>(context: &str) -> impl Fn(E) -> CliError + '_ {
-    move |e| CliError(format!("{context}: {e}"))
-}
-
 /// Runs a parsed command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
@@ -262,18 +256,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         },
         Command::Key(k) => key_command(k).await,
     }
-}
-
-pub(crate) fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only on a terminal, so logs written to files and pipes stay plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi)
-        .try_init();
 }
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
@@ -306,7 +288,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         .map_err(fail(&format!("cannot listen on {}", config.listen)))?;
     let addr = listener.local_addr().map_err(fail("listener"))?;
     tracing::info!(%addr, node = %config.node_id, "ok2cry listening (TLS 1.2+, client certificates {})",
-        match config.tls.client_auth { crate::node::config::ClientAuthMode::Required => "required", crate::node::config::ClientAuthMode::Optional => "optional" });
+        match config.tls.client_auth { crate::auth::tls::ClientAuth::Required => "required", crate::auth::tls::ClientAuth::Optional => "optional" });
     if args.dev {
         crate::node::dev::print_banner(&args.dev_dir, addr);
     }
@@ -404,35 +386,14 @@ fn partners(command: PartnersCommand) -> Result<(), CliError> {
     }
 }
 
-pub(crate) fn write_secret(path: &Path, text: &str) -> Result<(), CliError> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options
-        .open(path)
-        .map_err(fail(&path.display().to_string()))?;
-    f.write_all(text.as_bytes())
-        .map_err(fail(&path.display().to_string()))
-}
-
 fn keygen(out: &Path) -> Result<(), CliError> {
-    use base64ct::{Base64UrlUnpadded, Encoding};
     let key = ok2cry_client::LocalKey::generate();
-    let public = key.public_jwk();
-    let private = key.into_private();
-    let d = zeroize::Zeroizing::new(Base64UrlUnpadded::encode_string(
-        private.to_secret_bytes().as_slice(),
-    ));
-    let mut jwk = serde_json::to_value(&public).map_err(fail("JWK"))?;
-    jwk["d"] = serde_json::Value::String(d.to_string());
-    let text = zeroize::Zeroizing::new(jwk.to_string());
-    write_secret(out, &text)?;
-    println!("{}", serde_json::to_string(&public).map_err(fail("JWK"))?);
+    key.write_private_jwk_file(out)
+        .map_err(fail(&out.display().to_string()))?;
+    println!(
+        "{}",
+        serde_json::to_string(&key.public_jwk()).map_err(fail("JWK"))?
+    );
     Ok(())
 }
 
@@ -496,22 +457,8 @@ fn read_envelope_stdin() -> Result<ok2cry_client::Envelope, CliError> {
 }
 
 fn open_local(key_file: &Path, context: &str, keep_key: bool) -> Result<(), CliError> {
-    use base64ct::{Base64UrlUnpadded, Encoding};
     use std::io::Write;
-    let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(key_file).map_err(fail(&key_file.display().to_string()))?,
-    );
-    let jwk: serde_json::Value =
-        serde_json::from_str(&text).map_err(|_| CliError("key file is not a JWK".into()))?;
-    let d = jwk["d"]
-        .as_str()
-        .ok_or_else(|| CliError("key file has no private part (d)".into()))?;
-    let scalar = zeroize::Zeroizing::new(
-        Base64UrlUnpadded::decode_vec(d).map_err(|_| CliError("key file: bad d".into()))?,
-    );
-    let private =
-        ok2cry_client::PrivateKey::from_secret_bytes(&scalar).map_err(fail("key file"))?;
-    let key = ok2cry_client::LocalKey::from_private(private);
+    let key = ok2cry_client::LocalKey::read_private_jwk_file(key_file).map_err(fail("key file"))?;
     let envelope = read_envelope_stdin()?;
     let plaintext = key.open(context, &envelope).map_err(fail("open"))?;
     if !keep_key {

@@ -24,34 +24,10 @@ use axum::response::{IntoResponse, Response};
 use base64ct::{Base64, Encoding};
 use ok2cry_attestation::binding::{Binding, MAX_NONCE_LEN};
 use ok2cry_attestation::response::{AttestationResponse, BINDING_V1};
-use ok2cry_attestation::{AttestationProvider, Platform};
 
+use crate::http::caller::Caller;
 use crate::http::problem::AppError;
-use crate::http::routes::{AppState, Caller};
-
-/// An attestation provider and what a verifier needs to know about it.
-#[derive(Clone)]
-pub struct Attestor {
-    /// Produces documents.
-    pub provider: Arc<dyn AttestationProvider>,
-    /// Which provider: `nitro` (the NSM), `sev-snp` (configfs-tsm in an SEV-SNP guest) or
-    /// `development`.
-    pub kind: &'static str,
-    /// The development provider's root certificate (DER); none for Nitro and SEV-SNP (their
-    /// roots are pinned by verifiers).
-    pub dev_root: Option<Vec<u8>>,
-}
-
-impl Attestor {
-    /// The kind of evidence this provider makes (the development provider makes Nitro-format
-    /// documents).
-    pub fn platform(&self) -> Platform {
-        match self.kind {
-            "sev-snp" => Platform::SevSnp,
-            _ => Platform::Nitro,
-        }
-    }
-}
+use crate::http::state::AppState;
 
 /// What a bad `nonce` parameter is told.
 const NONCE_FORMAT: &str = "1 to 64 bytes, written as 2 to 128 hex digits";
@@ -113,14 +89,14 @@ pub(crate) struct NonceQuery {
     get, path = "/v1/attestation", tag = "attestation", params(NonceQuery),
     responses(
         (status = 200, description = "The evidence and the binding's members",
-            body = crate::http::openapi::Attestation,
+            body = crate::http::schema::Attestation,
             headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "A bad nonce (`bad-request`)",
-            body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+            body = crate::http::schema::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Attestation is not enabled on this node",
-            body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+            body = crate::http::schema::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The attestation provider failed (Retry-After)",
-            body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+            body = crate::http::schema::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn attestation(

@@ -5,10 +5,12 @@
 //! must not append to it.
 
 use crate::auth::principal::Role;
+use crate::http::caller::Caller;
 use crate::http::keys::KeyIdPath;
-use crate::http::openapi::Problem;
+use crate::http::keys::parse_key_id;
 use crate::http::problem::AppError;
-use crate::http::routes::{Caller, SharedState, parse_key_id};
+use crate::http::schema::Problem;
+use crate::http::state::SharedState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};

@@ -8,9 +8,10 @@ use crate::auth::principal::Role;
 use crate::clock::iso8601;
 use crate::custody::{CreateRequest, KeyView};
 use crate::http::body::Object;
-use crate::http::openapi::{Jwk, Jwks, Problem};
+use crate::http::caller::Caller;
 use crate::http::problem::AppError;
-use crate::http::routes::{Caller, SharedState, parse_key_id};
+use crate::http::schema::{Jwk, Jwks, Problem};
+use crate::http::state::SharedState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -53,9 +54,6 @@ pub struct CreateKeyRequest {
     #[schema(max_length = 128)]
     label: Option<String>,
 }
-
-/// The key-id pattern (docs/PROTOCOL.md §3).
-pub(crate) const KEY_ID_PATTERN: &str = "^[A-Za-z0-9_-]{1,128}$";
 
 /// A key as the API shows it (`POST /v1/keys`, `GET /v1/keys/{key_id}`).
 #[derive(Serialize, ToSchema)]
@@ -254,7 +252,7 @@ pub struct OpenRequest {
 #[allow(dead_code)]
 pub enum EnvelopeForm {
     /// The JSON envelope.
-    Json(crate::http::openapi::Envelope),
+    Json(crate::http::schema::Envelope),
     /// The compact envelope: `v1.<key_id>.<base64url sealed>[.<base64url context>]`.
     Compact(String),
 }
@@ -428,4 +426,9 @@ pub(crate) async fn jwks(State(state): State<SharedState>) -> Response {
         HeaderValue::from_static("max-age=60"),
     );
     response
+}
+
+/// The key id of a request's path (docs/PROTOCOL.md §4), or 400.
+pub(crate) fn parse_key_id(raw: &str) -> Result<ok2cry_client::KeyId, AppError> {
+    Ok(ok2cry_client::KeyId::new(raw)?)
 }

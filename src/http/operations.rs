@@ -1,12 +1,12 @@
-//! The operational routes (API tag `operations`): liveness, readiness, metrics and the API
-//! document.
+//! The operational routes (API tag `operations`): liveness, readiness and metrics (the API
+//! document, under the same tag, is served by `crate::http::openapi`).
 //!
 //! Layer: http. They report the state of the layers below; they change nothing.
 
-use crate::http::openapi::Problem;
+use crate::hardening::HardeningReport;
 use crate::http::problem::AppError;
-use crate::http::routes::SharedState;
-use crate::node::hardening::HardeningReport;
+use crate::http::schema::Problem;
+use crate::http::state::SharedState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -112,21 +112,6 @@ pub(crate) async fn metrics(State(state): State<SharedState>) -> Response {
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
-    response
-}
-
-/// This document.
-#[utoipa::path(
-    get, path = "/openapi.json", tag = "operations", security(()),
-    responses((status = 200, description = "The OpenAPI 3.1 document of this API",
-        body = Object, content_type = "application/json")),
-)]
-pub(crate) async fn openapi() -> Response {
-    let mut response = crate::http::openapi::json().into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
     );
     response
 }

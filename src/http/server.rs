@@ -25,7 +25,8 @@
 
 use crate::http::admission::{Admission, AdmissionLimits, Slot};
 use crate::http::problem::{AppError, PROBLEM_JSON};
-use crate::http::routes::{AppState, ConnInfo, app};
+use crate::http::routes::app;
+use crate::http::state::{AppState, ConnInfo};
 use axum::Router;
 use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
@@ -69,26 +70,6 @@ pub struct ServerLimits {
     pub admission: AdmissionLimits,
     /// How long shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
-}
-
-impl From<&crate::node::config::LimitsConfig> for ServerLimits {
-    fn from(l: &crate::node::config::LimitsConfig) -> Self {
-        Self {
-            handshake_timeout: Duration::from_millis(l.handshake_timeout_ms),
-            header_timeout: Duration::from_millis(l.header_timeout_ms),
-            request_timeout: Duration::from_millis(l.request_timeout_ms),
-            idle_timeout: Duration::from_millis(l.idle_timeout_ms),
-            max_header_bytes: l.max_header_bytes,
-            max_body_bytes: l.max_body_bytes,
-            max_concurrency: l.max_concurrency,
-            admission: AdmissionLimits {
-                max_authenticated: l.max_connections,
-                max_unauthenticated: l.max_unauthenticated_connections,
-                max_unauthenticated_per_address: l.max_unauthenticated_per_address,
-            },
-            drain_timeout: Duration::from_secs(10),
-        }
-    }
 }
 
 /// Turns any error response that is not yet problem+json (axum's own rejections, 413, 408)

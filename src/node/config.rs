@@ -7,10 +7,15 @@
 //! file. It must not start anything: [`crate::node`] wires, this module only reads and checks.
 
 use crate::auth::principal::Role;
+use crate::auth::tls::{ClientAuth, TlsSettings};
 use crate::custody::CustodyConfig;
+use crate::hardening::MlockMode;
+use crate::http::admission::AdmissionLimits;
+use crate::http::server::ServerLimits;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// A configuration problem, said plainly.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,30 +24,6 @@ pub struct ConfigError(pub String);
 
 fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(msg.into()))
-}
-
-/// Whether clients must present a certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientAuthMode {
-    /// Every connection must present a certificate from a configured CA (the default).
-    #[default]
-    Required,
-    /// Certificates are verified when presented; otherwise a bearer JWT is needed.
-    Optional,
-}
-
-/// What to do if memory cannot be locked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum MlockMode {
-    /// Refuse to start unless `mlockall` succeeds.
-    Required,
-    /// Try `mlockall`, report the outcome, start anyway (the default).
-    #[default]
-    BestEffort,
-    /// Do not try.
-    Off,
 }
 
 /// `[tls]`
@@ -60,7 +41,7 @@ pub struct TlsConfig {
     pub crl: Vec<PathBuf>,
     /// Client certificates required or optional.
     #[serde(default)]
-    pub client_auth: ClientAuthMode,
+    pub client_auth: ClientAuth,
     /// How often CRLs are re-read (at most 3600).
     #[serde(default = "default_crl_reload")]
     pub crl_reload_seconds: u64,
@@ -68,6 +49,19 @@ pub struct TlsConfig {
 
 fn default_crl_reload() -> u64 {
     3600
+}
+
+impl TlsConfig {
+    /// The TLS layer's settings (`crate::auth::tls` owns their type).
+    pub fn settings(&self) -> TlsSettings {
+        TlsSettings {
+            server_cert: self.cert.clone(),
+            server_key: self.key.clone(),
+            client_cas: self.client_ca.clone(),
+            crls: self.crl.clone(),
+            client_auth: self.client_auth,
+        }
+    }
 }
 
 /// `[keys]`
@@ -164,6 +158,28 @@ impl Default for LimitsConfig {
             max_connections: 4096,
             max_unauthenticated_connections: 512,
             max_unauthenticated_per_address: 32,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The HTTP server's limits (`crate::http::server` owns their type).
+    pub fn server_limits(&self) -> ServerLimits {
+        let l = self;
+        ServerLimits {
+            handshake_timeout: Duration::from_millis(l.handshake_timeout_ms),
+            header_timeout: Duration::from_millis(l.header_timeout_ms),
+            request_timeout: Duration::from_millis(l.request_timeout_ms),
+            idle_timeout: Duration::from_millis(l.idle_timeout_ms),
+            max_header_bytes: l.max_header_bytes,
+            max_body_bytes: l.max_body_bytes,
+            max_concurrency: l.max_concurrency,
+            admission: AdmissionLimits {
+                max_authenticated: l.max_connections,
+                max_unauthenticated: l.max_unauthenticated_connections,
+                max_unauthenticated_per_address: l.max_unauthenticated_per_address,
+            },
+            drain_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -624,7 +640,7 @@ impl Config {
             if jwt.clock_skew_seconds > 30 {
                 return err("jwt.clock_skew_seconds must be at most 30");
             }
-            if jwt.enabled && self.tls.client_auth == ClientAuthMode::Required {
+            if jwt.enabled && self.tls.client_auth == ClientAuth::Required {
                 return err(
                     "jwt.enabled needs tls.client_auth = \"optional\" (clients without certificates must be able to connect)",
                 );
@@ -720,7 +736,7 @@ mod tests {
     #[test]
     fn minimal_config_has_safe_defaults() {
         let c = Config::from_toml(MINIMAL).unwrap();
-        assert_eq!(c.tls.client_auth, ClientAuthMode::Required);
+        assert_eq!(c.tls.client_auth, ClientAuth::Required);
         assert_eq!(c.keys.max_ttl_seconds, 3600);
         assert_eq!(c.hardening.mlock, MlockMode::BestEffort);
     }

@@ -9,13 +9,12 @@
 //! close the log; a log that could not take every event makes the exit fail.
 //!
 //! Layer: node, the wiring. This folder owns the order in which the layers start and stop,
-//! the configuration ([`config`]), process hardening ([`hardening`]) and the dev setup
-//! ([`dev`]). It builds the layers below and hands each what it needs; they must not import
+//! the configuration ([`config`]) and the dev setup ([`dev`]); it applies process
+//! hardening ([`crate::hardening`]) first. It builds the layers below and hands each what it needs; they must not import
 //! it (known exceptions: docs/ARCHITECTURE.md). It holds no key and serves no route itself.
 
 pub mod config;
 pub mod dev;
-pub mod hardening;
 
 use crate::audit::disk::{Disk, RealDisk};
 use crate::audit::witness::client::{WitnessEndpoint, Witnessing};
@@ -25,11 +24,11 @@ use crate::auth::principal::{PrincipalRegistry, Roles};
 use crate::auth::tls::TlsReloader;
 use crate::clock::{Clock, SystemClock};
 use crate::custody::Custody;
-use crate::http::routes::AppState;
-use crate::http::server::{ServerLimits, run};
+use crate::hardening::{HardeningReport, harden};
+use crate::http::server::run;
+use crate::http::state::AppState;
 use crate::metrics::Metrics;
 use crate::node::config::Config;
-use crate::node::hardening::{HardeningReport, harden};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -45,7 +44,7 @@ pub enum NodeError {
     Config(#[from] crate::node::config::ConfigError),
     /// Hardening that was required failed.
     #[error(transparent)]
-    Hardening(#[from] crate::node::hardening::HardeningError),
+    Hardening(#[from] crate::hardening::HardeningError),
     /// TLS material could not be loaded.
     #[error("TLS: {0}")]
     Tls(String),
@@ -122,7 +121,7 @@ fn bearer(config: &Config) -> Result<Option<BearerVerifier>, NodeError> {
     Ok(Some(verifier))
 }
 
-fn attestor(config: &Config) -> Result<Option<crate::http::attestation::Attestor>, NodeError> {
+fn attestor(config: &Config) -> Result<Option<crate::http::state::Attestor>, NodeError> {
     use crate::node::config::AttestationMode;
     match config.attestation.provider {
         AttestationMode::Off => Ok(None),
@@ -133,7 +132,7 @@ fn attestor(config: &Config) -> Result<Option<crate::http::attestation::Attestor
                 "attestation: DEVELOPMENT provider; its documents prove nothing about the build"
             );
             let dev_root = dev.root_certificate().to_vec();
-            Ok(Some(crate::http::attestation::Attestor {
+            Ok(Some(crate::http::state::Attestor {
                 provider: Arc::new(dev),
                 kind: "development",
                 dev_root: Some(dev_root),
@@ -147,7 +146,7 @@ fn attestor(config: &Config) -> Result<Option<crate::http::attestation::Attestor
                 None,
             )
             .map_err(|e| NodeError::Attestation(e.to_string()))?;
-            Ok(Some(crate::http::attestation::Attestor {
+            Ok(Some(crate::http::state::Attestor {
                 provider: Arc::new(snp),
                 kind: "sev-snp",
                 dev_root: None,
@@ -157,10 +156,10 @@ fn attestor(config: &Config) -> Result<Option<crate::http::attestation::Attestor
 }
 
 #[cfg(feature = "nsm")]
-fn nsm_attestor() -> Result<Option<crate::http::attestation::Attestor>, NodeError> {
+fn nsm_attestor() -> Result<Option<crate::http::state::Attestor>, NodeError> {
     let nsm = ok2cry_attestation::NsmProvider::open()
         .map_err(|e| NodeError::Attestation(e.to_string()))?;
-    Ok(Some(crate::http::attestation::Attestor {
+    Ok(Some(crate::http::state::Attestor {
         provider: Arc::new(nsm),
         kind: "nitro",
         dev_root: None,
@@ -168,7 +167,7 @@ fn nsm_attestor() -> Result<Option<crate::http::attestation::Attestor>, NodeErro
 }
 
 #[cfg(not(feature = "nsm"))]
-fn nsm_attestor() -> Result<Option<crate::http::attestation::Attestor>, NodeError> {
+fn nsm_attestor() -> Result<Option<crate::http::state::Attestor>, NodeError> {
     Err(NodeError::Attestation(
         "attestation.provider = \"nsm\" needs a binary built with --features nsm".into(),
     ))
@@ -300,8 +299,7 @@ pub async fn start_on(
     });
     let custody = Arc::new(custody);
     let tls = Arc::new(
-        TlsReloader::new(crate::auth::tls::settings_from(&config.tls))
-            .map_err(|e| NodeError::Tls(e.to_string()))?,
+        TlsReloader::new(config.tls.settings()).map_err(|e| NodeError::Tls(e.to_string()))?,
     );
     let mut state = AppState::new(
         custody,
@@ -386,7 +384,7 @@ impl Node {
         });
         let tls = self.tls.clone();
         let state = self.state.clone();
-        let limits = ServerLimits::from(&self.config.limits);
+        let limits = self.config.limits.server_limits();
         let ready_flag = self.state.clone();
         let shutdown = async move {
             shutdown.await;

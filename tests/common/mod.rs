@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
-    pub state: Arc<ok2cry::http::routes::AppState>,
+    pub state: Arc<ok2cry::http::state::AppState>,
     pub audit: ok2cry::audit::AuditLog,
     /// The audit log's disk: `disk.set_fail(true)` makes every write fail (a full disk).
     pub disk: Arc<ok2cry::audit::disk::FaultyDisk>,

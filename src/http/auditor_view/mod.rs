@@ -18,8 +18,8 @@
 //! key the node or the log offers; pinned keys are remembered in the browser's local storage
 //! only.
 //!
-//! Why under [`crate::http`]: the page is served by the route table ([`route`]'s handlers
-//! and [`crate::http::routes`] import each other), so it belongs to the HTTP layer; the
+//! Why under [`crate::http`]: the page is served by the route table ([`crate::http::routes`]
+//! names [`route`]'s handlers), so it belongs to the HTTP layer; the
 //! export, which the command line calls, writes the same page to a folder. It reads the log's
 //! files only to hand them out; verification happens in the browser (and in
 //! [`crate::audit::verify`]), never by changing the log.

@@ -11,8 +11,9 @@
 //! Nothing else of the node's disk is reachable: a name must be exactly one of those forms.
 
 use crate::auth::principal::Role;
+use crate::http::caller::Caller;
 use crate::http::problem::AppError;
-use crate::http::routes::{AppState, Caller};
+use crate::http::state::AppState;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -124,7 +125,7 @@ pub struct LogFiles {
     responses(
         (status = 200, description = "The files", body = LogFiles),
         (status = 404, description = "This node has no audit log",
-            body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+            body = crate::http::schema::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn listing(
@@ -182,9 +183,9 @@ pub(crate) struct LogFileName {
             content_type = "application/octet-stream"),
         (status = 304, description = "Not modified"),
         (status = 404, description = "Not a file of the log, or no audit log",
-            body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+            body = crate::http::schema::Problem, content_type = "application/problem+json"),
         (status = 416, description = "The range is not satisfiable",
-            body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+            body = crate::http::schema::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn file(

@@ -12,11 +12,25 @@
 //! What was achieved is reported at start and on `/readyz`. This module uses the `nix` crate's
 //! safe wrappers, so the crate stays free of `unsafe` code.
 //!
-//! Layer: node. Owns the process's memory protections; it knows nothing of keys, routes or the
-//! audit log.
+//! Layer: a leaf, like `clock` and `metrics`: the node applies it at start and the HTTP layer
+//! shows its [`HardeningReport`] on `/readyz`. Owns the process's memory protections and their
+//! setting ([`MlockMode`], `hardening.mlock`); it imports nothing of the crate and knows
+//! nothing of keys, routes or the audit log.
 
-use crate::node::config::MlockMode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// What to do if memory cannot be locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MlockMode {
+    /// Refuse to start unless `mlockall` succeeds.
+    Required,
+    /// Try `mlockall`, report the outcome, start anyway (the default).
+    #[default]
+    BestEffort,
+    /// Do not try.
+    Off,
+}
 
 /// What hardening achieved.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
