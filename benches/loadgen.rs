@@ -16,6 +16,7 @@
 //! uses AWS-LC, so that on a 2-core machine it takes as little CPU from the service as it can.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use ok2cry_client::http::Ok2cryClient;
 use ok2cry_client::{CryptoProvider, Envelope, Jwks, KeyToken};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -98,6 +99,15 @@ fn client(pki: &std::path::Path) -> reqwest::Client {
         .tls_certs_only([ca])
         .identity(reqwest::Identity::from_pem(&pem).unwrap())
         .pool_max_idle_per_host(256)
+        .build()
+        .unwrap()
+}
+
+/// The client crate's client, as card-api (the bench fetches the JWK set with it).
+fn ok2cry_client(url: &str, pki: &std::path::Path) -> Ok2cryClient {
+    let pem = |f: &str| std::fs::read(pki.join(f)).unwrap();
+    Ok2cryClient::builder(url, &pem("ca.pem"))
+        .client_identity(&pem("card-api.pem"), &pem("card-api.key"))
         .build()
         .unwrap()
 }
@@ -192,15 +202,7 @@ async fn run(a: Args, url: String, pki: PathBuf) {
     // one connection's TLS and framing run on one task, so one connection is one core at most.
     let clients: Vec<reqwest::Client> = (0..a.connections.max(1)).map(|_| client(&pki)).collect();
     let c = clients[0].clone();
-    let jwks: Jwks = c
-        .get(format!("{url}/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let jwks = Arc::new(jwks);
+    let jwks = ok2cry_client(&url, &pki).jwks().await.unwrap();
     println!(
         "target {url}, service provider {}, concurrency {} over {} connections, {} s per scenario",
         a.provider, a.concurrency, a.connections, a.seconds

@@ -66,11 +66,7 @@ async fn attestation_binds_the_signing_keys_that_sign_key_tokens() {
     assert!(verify(&document, &stale, SystemTime::now()).is_err());
 
     // The JWKS as fetched, and the audit key, must be exactly what the document commits to.
-    let jwks: Jwks = get(&c, server.url("/.well-known/jwks.json"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let jwks: Jwks = (*server.ok2cry("card-api").jwks().await.unwrap()).clone();
     let thumbprints: Vec<String> = jwks.keys.iter().map(|k| k.thumbprint()).collect();
     let audit_key: Value = get(&server.client("auditor"), server.url("/v1/audit/key"))
         .await
@@ -334,14 +330,7 @@ async fn attest_verify_url_passes_and_says_what_it_checked() {
     .text()
     .await
     .unwrap();
-    let jwks = get(
-        &server.client("card-api"),
-        server.url("/.well-known/jwks.json"),
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
+    let jwks = common::jwks_text(&server.client("card-api"), &server.url("")).await;
     let audit: Value = get(&server.client("auditor"), server.url("/v1/audit/key"))
         .await
         .json()
@@ -492,35 +481,18 @@ async fn tampering_proxy(
     addr
 }
 
-fn client_for(server: &TestServer, url: &str, who: &str) -> Ok2cryClient {
-    let pki = server.pki();
-    Ok2cryClient::builder(url, &std::fs::read(pki.join("ca.pem")).unwrap())
-        .client_identity(
-            &std::fs::read(pki.join(format!("{who}.pem"))).unwrap(),
-            &std::fs::read(pki.join(format!("{who}.key"))).unwrap(),
-        )
-        .build()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jwks_swapped_behind_the_attestation_is_refused() {
     let server = TestServer::start().await;
     let fp = dev_root_fingerprint(&server).await;
     let verifier = dev_verifier(&fp);
     let node_url = format!("https://127.0.0.1:{}", server.addr.port());
-    let real: Jwks = get(
-        &server.client("card-api"),
-        server.url("/.well-known/jwks.json"),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    // Fetched raw, not by the client crate whose `attest` is checked against it.
+    let real = common::jwks(&server.client("card-api"), &server.url("")).await;
     let outsider = ok2cry_client::TokenSigner::generate();
 
     // The node itself passes, through the client crate's one call.
-    let direct = client_for(&server, &node_url, "auditor");
+    let direct = server.ok2cry("auditor");
     let service = direct.attest(&verifier).await.unwrap();
     assert_eq!(service.jwks.jwks(), &real);
     assert!(matches!(service.audit_key, AuditKeyCheck::Attested { .. }));
@@ -555,7 +527,7 @@ async fn a_jwks_swapped_behind_the_attestation_is_refused() {
         )),
         "{err}"
     );
-    let swapped = client_for(&server, &proxy_url, "card-api");
+    let swapped = server.ok2cry_at(&proxy_url, "card-api");
     match swapped.attest(&verifier).await {
         Err(HttpError::Attestation(AttestedError::JwksNotAttested { extra, missing })) => {
             assert_eq!(extra, vec![outsider.kid().to_owned()]);
@@ -661,8 +633,8 @@ async fn a_jwks_swapped_behind_the_attestation_is_refused() {
 async fn the_proxy_helper_trusts_only_attested_key_tokens() {
     let server = TestServer::start().await;
     let fp = dev_root_fingerprint(&server).await;
-    let node_url = format!("https://127.0.0.1:{}", server.addr.port());
-    let service = client_for(&server, &node_url, "proxy")
+    let service = server
+        .ok2cry("proxy")
         .attest(&dev_verifier(&fp))
         .await
         .unwrap();
@@ -691,14 +663,7 @@ async fn the_proxy_helper_trusts_only_attested_key_tokens() {
     // A well-formed token signed by a key the attestation does not commit to.
     let outsider = ok2cry_client::TokenSigner::generate();
     let claims = KeyToken::parse(token).unwrap().verify(
-        &get(
-            &server.client("card-api"),
-            server.url("/.well-known/jwks.json"),
-        )
-        .await
-        .json::<Jwks>()
-        .await
-        .unwrap(),
+        &server.ok2cry("card-api").jwks().await.unwrap(),
         common::now_secs(),
     );
     let forged = outsider.sign(claims.unwrap().claims()).unwrap();

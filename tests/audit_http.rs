@@ -6,7 +6,7 @@ mod common;
 
 use common::{TestServer, create, get, now_secs, open, problem, verified};
 use ok2cry::audit::merkle;
-use ok2cry_client::{Envelope, Jwks, KeyToken};
+use ok2cry_client::{Envelope, KeyToken};
 use serde_json::{Value, json};
 
 async fn create_and_open(server: &TestServer) -> String {
@@ -150,11 +150,7 @@ async fn auditor_reads_events_checkpoints_proofs_and_receipts() {
 async fn when_the_log_cannot_be_written_creates_and_opens_fail_closed_and_nothing_is_lost() {
     let server = TestServer::start().await;
     let c = server.client("card-api");
-    let jwks: Jwks = get(&c, server.url("/.well-known/jwks.json"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let jwks = server.ok2cry("card-api").jwks().await.unwrap();
     let mut acknowledged = Vec::new();
     let mut envelopes = Vec::new();
     for _ in 0..3 {

@@ -9,7 +9,7 @@ mod common;
 
 use common::{Options, TestServer, client_with, now_secs};
 use ok2cry::audit::{VerifyOptions, verify_dir};
-use ok2cry_client::{Envelope, Jwks, KeyToken};
+use ok2cry_client::{Envelope, KeyToken};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -28,14 +28,7 @@ async fn a_cancelled_request_storm_leaves_an_exact_store_and_a_log_without_viola
     })
     .await;
     let pki = server.pki();
-    let jwks: Jwks = common::get(
-        &server.client("card-api"),
-        server.url("/.well-known/jwks.json"),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let jwks = server.ok2cry("card-api").jwks().await.unwrap();
     // Two long-lived clients, one speaking HTTP/2 (a timeout resets the stream) and one
     // HTTP/1.1 (a timeout closes the connection); per-request timeouts around the time a
     // creation takes (key generation, signing, fsync of the log) cut requests everywhere.

@@ -62,14 +62,7 @@ async fn create_seal_open_delete_from_the_command_line() {
     let key: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("token"), key["token"].as_str().unwrap()).unwrap();
-    let jwks = get(
-        &server.client("card-api"),
-        server.url("/.well-known/jwks.json"),
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
+    let jwks = common::jwks_text(&server.client("card-api"), &server.url("")).await;
     std::fs::write(dir.path().join("jwks.json"), jwks).unwrap();
     let d = |f: &str| dir.path().join(f).to_str().unwrap().to_owned();
     let sealed = ok2cry(

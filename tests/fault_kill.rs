@@ -16,7 +16,7 @@
 mod common;
 
 use common::client_with;
-use ok2cry_client::{Envelope, Jwks, KeyToken};
+use ok2cry_client::{Envelope, KeyToken};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -134,14 +134,7 @@ async fn load(port: u16, pki: PathBuf, stop_at: Instant, acked: Arc<Mutex<Acknow
         &pki.join("ca.pem"),
         Some((&pki.join("card-api.pem"), &pki.join("card-api.key"))),
     );
-    let jwks: Jwks = client
-        .get(url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = common::jwks(&client, &url("")).await;
     let mut workers = Vec::new();
     for w in 0..6u64 {
         let (client, jwks, acked) = (client.clone(), jwks.clone(), acked.clone());

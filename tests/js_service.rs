@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{TestServer, get};
+use common::{TestServer, jwks_text};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -49,11 +49,7 @@ async fn js_seals_to_a_service_key_and_the_service_opens() {
         .json()
         .await
         .unwrap();
-    let jwks = get(&c, server.url("/.well-known/jwks.json"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let jwks = jwks_text(&c, &server.url("")).await;
     let token = key["token"].as_str().unwrap();
     // The end user's app: jose verifies the token against the JWKS; @hpke/core seals.
     let sealed = node(

@@ -8,7 +8,7 @@
 mod common;
 
 use common::{Options, TestServer, create, get, now_secs, open, problem, verified};
-use ok2cry_client::{Envelope, Jwks, KeyToken};
+use ok2cry_client::{Envelope, KeyToken};
 use serde_json::{Value, json};
 
 /// A problem document of `status` with the given type slug and `error` member.
@@ -288,11 +288,7 @@ async fn each_get_signs_a_fresh_token_for_the_same_key() {
     .await;
     let key_id = key["key_id"].as_str().unwrap();
     let c = server.client("card-api");
-    let jwks: Jwks = get(&c, server.url("/.well-known/jwks.json"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let jwks = server.ok2cry("card-api").jwks().await.unwrap();
     let token_of = |v: &Value| v["token"].as_str().unwrap().to_owned();
     let first: Value = get(&c, server.url(&format!("/v1/keys/{key_id}")))
         .await

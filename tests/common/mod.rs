@@ -110,6 +110,28 @@ impl TestServer {
         client_with(&self.pki().join("ca.pem"), None)
     }
 
+    /// The client crate's [`Ok2cryClient`](ok2cry_client::http::Ok2cryClient) for this node,
+    /// presenting the dev certificate `who` (card-api, proxy, auditor).
+    pub fn ok2cry(&self, who: &str) -> ok2cry_client::http::Ok2cryClient {
+        self.ok2cry_at(&self.url(""), who)
+    }
+
+    /// The client crate's client for `base_url` (this node, or a proxy in front of it that
+    /// presents the dev server certificate), trusting the dev CA and presenting `who`.
+    pub fn ok2cry_at(&self, base_url: &str, who: &str) -> ok2cry_client::http::Ok2cryClient {
+        let pki = self.pki();
+        ok2cry_client::http::Ok2cryClient::builder(
+            base_url,
+            &std::fs::read(pki.join("ca.pem")).unwrap(),
+        )
+        .client_identity(
+            &std::fs::read(pki.join(format!("{who}.pem"))).unwrap(),
+            &std::fs::read(pki.join(format!("{who}.key"))).unwrap(),
+        )
+        .build()
+        .unwrap()
+    }
+
     pub async fn audit_events(&self) -> Vec<serde_json::Value> {
         self.audit.flush().await;
         audit_events_in(self.audit.dir())
@@ -211,22 +233,14 @@ pub async fn create(server: &TestServer, who: &str, body: serde_json::Value) -> 
     r.json().await.unwrap()
 }
 
-/// Fetches the JWKS and verifies `token` at `now`.
+/// Fetches the JWKS (through the client crate, as `who`) and verifies `token` at `now`.
 pub async fn verified(
     server: &TestServer,
     who: &str,
     token: &str,
     now: u64,
 ) -> ok2cry_client::VerifiedKey {
-    let jwks: ok2cry_client::Jwks = server
-        .client(who)
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = server.ok2cry(who).jwks().await.unwrap();
     ok2cry_client::KeyToken::parse(token)
         .unwrap()
         .verify(&jwks, now)
@@ -252,6 +266,21 @@ pub async fn open(
 /// GET `url` with `client`, expecting a response (any status).
 pub async fn get(client: &reqwest::Client, url: String) -> reqwest::Response {
     client.get(url).send().await.unwrap()
+}
+
+/// `GET {base}/.well-known/jwks.json` with a raw `client`, asserting 200: the JWK set exactly
+/// as served (for a file the CLI reads with `--jwks`, or a JS verifier).
+pub async fn jwks_text(client: &reqwest::Client, base: &str) -> String {
+    let r = get(client, format!("{base}/.well-known/jwks.json")).await;
+    assert_eq!(r.status(), 200, "GET /.well-known/jwks.json");
+    r.text().await.unwrap()
+}
+
+/// The JWK set fetched with a raw `client` from `base` (a node this test process did not
+/// start, or a check kept independent of the client crate's own fetch). Where the test can
+/// build one, `TestServer::ok2cry(who).jwks()` is the way.
+pub async fn jwks(client: &reqwest::Client, base: &str) -> ok2cry_client::Jwks {
+    serde_json::from_str(&jwks_text(client, base).await).unwrap()
 }
 
 /// Node.js and the pinned packages in `dir` must be installed (`scripts/test` installs them
