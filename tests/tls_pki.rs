@@ -145,6 +145,26 @@ fn dev_pki(dir: &Path) -> DevPki {
     pki::create_dev_pki(dir, DevPkiOptions::default()).unwrap()
 }
 
+/// A dev PKI in a temporary directory (kept as long as the directory is).
+fn fresh_pki() -> (tempfile::TempDir, DevPki) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dev_pki(dir.path());
+    (dir, pki)
+}
+
+/// A client of `other`'s PKI (same principal name, same file layout, another CA) is refused
+/// in the handshake as an unknown issuer, never admitted or downgraded to anonymous.
+async fn assert_stranger_refused(echo: &Echo, pki: &DevPki, other: &DevPki) {
+    let stranger = ok2cry::auth::tls::client_config(
+        &pki.ca(),
+        &other.client_cert("card-api"),
+        &other.client_key("card-api"),
+    )
+    .unwrap();
+    let error = assert_refused(echo, connect(echo.addr, stranger).await).await;
+    assert!(error.contains("UnknownIssuer"), "{error}");
+}
+
 fn settings(pki: &DevPki, client_auth: ClientAuth) -> TlsSettings {
     TlsSettings {
         server_cert: pki.server_cert(),
@@ -317,8 +337,7 @@ fn dev_pki_is_complete_private_and_reused() {
 
 #[tokio::test]
 async fn card_api_is_identified_by_its_san_uri() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
+    let (_dir, pki) = fresh_pki();
     let echo = Echo::start(settings(&pki, ClientAuth::Required)).await;
 
     let session = assert_accepted_as(
@@ -349,8 +368,7 @@ async fn card_api_is_identified_by_its_san_uri() {
 
 #[tokio::test]
 async fn alpn_offers_h2_then_http11() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
+    let (_dir, pki) = fresh_pki();
     let echo = Echo::start(settings(&pki, ClientAuth::Required)).await;
     let config = ok2cry::auth::tls::server_config(&settings(&pki, ClientAuth::Required)).unwrap();
     assert_eq!(
@@ -375,8 +393,7 @@ async fn alpn_offers_h2_then_http11() {
 
 #[tokio::test]
 async fn no_client_certificate_is_refused_when_required() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
+    let (_dir, pki) = fresh_pki();
     let echo = Echo::start(settings(&pki, ClientAuth::Required)).await;
     let client = connect(echo.addr, anonymous_client(&pki)).await;
     let error = assert_refused(&echo, client).await;
@@ -385,10 +402,8 @@ async fn no_client_certificate_is_refused_when_required() {
 
 #[tokio::test]
 async fn optional_client_auth_admits_anonymous_but_still_verifies_certificates() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
-    let other_dir = tempfile::tempdir().unwrap();
-    let other = dev_pki(other_dir.path());
+    let (_dir, pki) = fresh_pki();
+    let (_other_dir, other) = fresh_pki();
     let echo = Echo::start(settings(&pki, ClientAuth::Optional)).await;
 
     // Without a certificate: admitted, with no certificate identity (JWT fallback).
@@ -405,41 +420,22 @@ async fn optional_client_auth_admits_anonymous_but_still_verifies_certificates()
     .await;
 
     // With one from another CA: refused, not downgraded to anonymous.
-    let stranger = ok2cry::auth::tls::client_config(
-        &pki.ca(),
-        &other.client_cert("card-api"),
-        &other.client_key("card-api"),
-    )
-    .unwrap();
-    let client = connect(echo.addr, stranger).await;
-    let error = assert_refused(&echo, client).await;
-    assert!(error.contains("UnknownIssuer"), "{error}");
+    assert_stranger_refused(&echo, &pki, &other).await;
 }
 
 #[tokio::test]
 async fn certificate_from_another_ca_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
-    let other_dir = tempfile::tempdir().unwrap();
-    let other = dev_pki(other_dir.path());
+    let (_dir, pki) = fresh_pki();
+    let (_other_dir, other) = fresh_pki();
     let echo = Echo::start(settings(&pki, ClientAuth::Required)).await;
 
     // Same principal name, same file layout, other CA.
-    let stranger = ok2cry::auth::tls::client_config(
-        &pki.ca(),
-        &other.client_cert("card-api"),
-        &other.client_key("card-api"),
-    )
-    .unwrap();
-    let client = connect(echo.addr, stranger).await;
-    let error = assert_refused(&echo, client).await;
-    assert!(error.contains("UnknownIssuer"), "{error}");
+    assert_stranger_refused(&echo, &pki, &other).await;
 }
 
 #[tokio::test]
 async fn expired_certificate_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
+    let (dir, pki) = fresh_pki();
     let echo = Echo::start(settings(&pki, ClientAuth::Required)).await;
     let now = time::OffsetDateTime::now_utc();
     let (cert, key) = pki::issue_client(
@@ -464,8 +460,7 @@ async fn expired_certificate_is_refused() {
 
 #[tokio::test]
 async fn revoked_certificate_is_refused_after_reload_without_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
+    let (_dir, pki) = fresh_pki();
     let echo = Echo::start(settings(&pki, ClientAuth::Required)).await;
     // One client configuration throughout: it keeps its session tickets, so the test also
     // shows that a revoked certificate cannot come back by session resumption.
@@ -526,8 +521,7 @@ async fn revoked_certificate_is_refused_after_reload_without_restart() {
 
 #[tokio::test]
 async fn failed_reload_keeps_the_previous_configuration() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
+    let (_dir, pki) = fresh_pki();
     let echo = Echo::start(settings(&pki, ClientAuth::Required)).await;
 
     // A CRL file that holds no CRL would turn revocation off: refused, old config kept.
@@ -556,8 +550,7 @@ async fn failed_reload_keeps_the_previous_configuration() {
 fn revoke_keeps_earlier_serials_and_increments_the_crl_number() {
     use x509_parser::prelude::FromDer;
     use x509_parser::revocation_list::CertificateRevocationList;
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
+    let (_dir, pki) = fresh_pki();
     let (ca, ca_key) = (read(&pki.ca()), read(&pki.ca_key()));
     let serial_of = |name: &str| {
         let der = cert_der(&read(&pki.client_cert(name)));
@@ -614,8 +607,7 @@ fn revoke_keeps_earlier_serials_and_increments_the_crl_number() {
     assert_eq!(entries.len(), 2);
 
     // A certificate or a CRL of another CA is refused; so is a CA key that is not the CA's.
-    let other_dir = tempfile::tempdir().unwrap();
-    let other = dev_pki(other_dir.path());
+    let (_other_dir, other) = fresh_pki();
     let e = pki::revoke(
         &ca,
         &ca_key,
@@ -660,8 +652,7 @@ fn partner_csr(
 
 #[tokio::test]
 async fn partner_csr_is_signed_and_accepted() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
+    let (dir, pki) = fresh_pki();
     let (ca, ca_key) = (read(&pki.ca()), read(&pki.ca_key()));
     let (csr, key) = partner_csr("acme-bank", |_| {});
     let cert = pki::sign_csr(&ca, &ca_key, &csr, 365, "acme-bank").unwrap();
@@ -706,8 +697,7 @@ async fn partner_csr_is_signed_and_accepted() {
 
 #[test]
 fn sign_csr_takes_nothing_but_the_key_from_the_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
+    let (_dir, pki) = fresh_pki();
     // The partner asks for a CA certificate, another identity and server authentication.
     let (csr, _) = partner_csr("admin", |p| {
         p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -733,8 +723,7 @@ fn sign_csr_takes_nothing_but_the_key_from_the_request() {
 
 #[test]
 fn sign_csr_refuses_bad_requests() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
+    let (_dir, pki) = fresh_pki();
     let (ca, ca_key) = (read(&pki.ca()), read(&pki.ca_key()));
     let (csr, _) = partner_csr("acme", |_| {});
 
@@ -853,8 +842,7 @@ fn identity_precedence_is_uri_then_dns_then_cn() {
 
 #[tokio::test]
 async fn a_dns_named_client_certificate_is_known_by_its_dns_name() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
+    let (dir, pki) = fresh_pki();
     let issuer = rcgen::Issuer::from_ca_cert_pem(
         &read(&pki.ca()),
         rcgen::KeyPair::from_pem(&read(&pki.ca_key())).unwrap(),
@@ -905,8 +893,7 @@ fn tls12_client(
 
 #[tokio::test]
 async fn tls12_client_works_with_an_aead_suite() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
+    let (_dir, pki) = fresh_pki();
     let echo = Echo::start(settings(&pki, ClientAuth::Required)).await;
     let session = assert_accepted_as(
         &echo,
@@ -942,8 +929,7 @@ async fn tls12_client_without_a_usable_suite_fails() {
     // get is offering only suites the server's certificate cannot serve (ECDHE-RSA against
     // an ECDSA certificate): the server must refuse rather than pick anything else.
     use rustls::crypto::aws_lc_rs::cipher_suite as cs;
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
+    let (_dir, pki) = fresh_pki();
     let echo = Echo::start(settings(&pki, ClientAuth::Required)).await;
     let client = tls12_client(
         &pki,
@@ -958,8 +944,7 @@ async fn tls12_client_without_a_usable_suite_fails() {
 
 #[test]
 fn server_offers_only_aead_forward_secret_suites_and_tls12_or_13() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
+    let (_dir, pki) = fresh_pki();
     let config = ok2cry::auth::tls::server_config(&settings(&pki, ClientAuth::Required)).unwrap();
     let names: Vec<String> = config
         .crypto_provider()
@@ -1047,8 +1032,7 @@ async fn openssl_sees_tls11_refused_and_the_certificate_request() {
         eprintln!("SKIPPED: no openssl binary on PATH");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dev_pki(dir.path());
+    let (dir, pki) = fresh_pki();
     let echo = Echo::start(settings(&pki, ClientAuth::Required)).await;
 
     // TLS 1.1 (enabled on the client side with SECLEVEL=0) is refused by the server.
