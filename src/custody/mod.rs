@@ -17,16 +17,19 @@
 //!   (reason `aborted`); the live-key count stays exact.
 //! - No live key is ever evicted for space: a full store refuses new keys
 //!   ([`CustodyError::StoreFull`]).
-//! - After destruction a small tombstone (when, why) answers `410 Gone` for a while.
+//! - After destruction a small tombstone (when, why) answers `410 Gone` for
+//!   `tombstone_ttl_ms` ([`tombstones`]: a 64-bit mark in a time bucket, not a cache entry,
+//!   so memory follows the destruction rate, not the number of keys ever made).
 //!
 //! Layer: custody. This folder owns the disposable keys in RAM, their KEKs ([`kek`]) and the
-//! token-signing keys ([`signing`]). It builds the events of [`crate::audit::event`] and
+//! token-signing keys ([`signing`]) and the tombstones of destroyed ones ([`tombstones`]). It builds the events of [`crate::audit::event`] and
 //! emits them through [`crate::audit::recorder::Recorder`]; it must not reach the log's store,
 //! writer or files, must not touch the network, and must not import [`crate::http`],
 //! [`crate::node`] or [`crate::cli`].
 
 pub mod kek;
 pub mod signing;
+pub mod tombstones;
 
 use crate::audit::event::{
     DestroyReason, EventBody, KekDestroyReason, OpenFailure, Timestamp, service_key_id,
@@ -36,6 +39,7 @@ use crate::auth::principal::Principal;
 use crate::clock::{Clock, Millis};
 use crate::custody::kek::{KekError, KekInfo, KekRing, WrappedKey};
 use crate::custody::signing::SigningRing;
+use crate::custody::tombstones::{Tombstone, Tombstones};
 use crate::metrics::Metrics;
 use ok2cry_client::{
     CryptoProvider, Envelope, KeyId, KeyTokenClaims, Plaintext, PrivateKey, PublicKey,
@@ -230,12 +234,6 @@ impl Entry {
     }
 }
 
-#[derive(Clone, Copy)]
-struct Tombstone {
-    destroyed_at: Millis,
-    reason: DestroyReason,
-}
-
 /// What both the custody and the cache's eviction listener need.
 struct Shared {
     clock: Arc<dyn Clock>,
@@ -244,7 +242,7 @@ struct Shared {
     /// key waits for it instead of failing (one notifier for all keys: no memory per key).
     released: tokio::sync::Notify,
     metrics: Arc<Metrics>,
-    tombstones: moka::sync::Cache<KeyId, Tombstone>,
+    tombstones: Tombstones,
     live: AtomicUsize,
     /// Live keys (and creations under way) per owner; owners with none are not kept.
     owners: Mutex<std::collections::HashMap<Box<str>, usize>>,
@@ -296,7 +294,7 @@ impl Shared {
         // Dropping the wrapped key zeroizes it now, not when the last Arc goes.
         state.wrapped = None;
         self.tombstones.insert(
-            entry.key_id.clone(),
+            &entry.key_id,
             Tombstone {
                 destroyed_at: now,
                 reason,
@@ -465,10 +463,7 @@ impl Custody {
             config.provider,
         )
         .map_err(|_| CustodyError::Internal)?;
-        let tombstones = moka::sync::Cache::builder()
-            .max_capacity(config.max_tombstones)
-            .time_to_live(Duration::from_millis(config.tombstone_ttl_ms))
-            .build();
+        let tombstones = Tombstones::new(config.tombstone_ttl_ms, config.max_tombstones);
         let shared = Arc::new(Shared {
             clock,
             recorder,
@@ -743,7 +738,7 @@ impl Custody {
     }
 
     fn gone_or_missing(&self, key_id: &KeyId) -> CustodyError {
-        match self.shared.tombstones.get(key_id) {
+        match self.shared.tombstones.get(key_id, self.now()) {
             Some(t) => CustodyError::Gone {
                 destroyed_at: t.destroyed_at,
                 reason: t.reason,
@@ -1069,6 +1064,7 @@ impl Custody {
         if !again.is_empty() {
             self.lock_expiries().extend(again);
         }
+        self.shared.tombstones.expire(now);
         self.rotate(now);
         self.cache.run_pending_tasks();
         self.names.prune_every(now, NAMES_PRUNE_MS);
