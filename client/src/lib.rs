@@ -40,6 +40,7 @@ pub mod jwk;
 pub mod key_id;
 pub mod key_token;
 pub mod local_key;
+mod params;
 pub mod private_key;
 pub mod provider;
 pub mod public_key;

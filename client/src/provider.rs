@@ -35,19 +35,7 @@ mod rustcrypto;
 pub use aws_lc::AwsLc;
 pub use rustcrypto::RustCrypto;
 
-/// Length of a P-256 ECDH shared secret (the x-coordinate), of an HKDF-SHA256 PRK and of an
-/// AES-256 key.
-pub const SECRET_LEN: usize = 32;
-/// Length of an AES-GCM nonce.
-pub const NONCE_LEN: usize = 12;
-/// Length of an ES256 signature (`r || s`).
-pub const SIGNATURE_LEN: usize = 64;
-
-/// An uncompressed SEC1 P-256 point (`0x04 || x || y`), as a provider computed it.
-pub type Point = [u8; 65];
-
-/// A 32-byte secret (ECDH output, PRK, shared secret, AEAD key): zeroized on drop.
-pub type Secret32 = Zeroizing<[u8; SECRET_LEN]>;
+pub use crate::params::{NONCE_LEN, Point, SECRET_LEN, SIGNATURE_LEN, Secret32};
 
 /// An ES256 signing key held by a provider. A secret type: implementations derive nothing and
 /// zeroize (or have their library free and cleanse) the key on drop.

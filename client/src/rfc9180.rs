@@ -8,8 +8,8 @@
 //!
 //! Section numbers below are RFC 9180's.
 
+use crate::params::{AEAD_ID, ENC_LEN, KDF_ID, KEM_ID, MODE_BASE, TAG_LEN};
 use crate::provider::{CryptoProvider, NONCE_LEN, Point, SECRET_LEN, Secret32};
-use crate::suite::{AEAD_ID, ENC_LEN, KDF_ID, KEM_ID, MODE_BASE, TAG_LEN};
 use crate::{Error, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
