@@ -6,7 +6,7 @@
 //! way only:
 //!
 //! ```text
-//! params  ←  provider (the primitives), rfc9180 (HPKE over them)  ←  suite
+//! params  ←  provider (the primitives; its child provider::rfc9180 is HPKE over them)  ←  suite
 //! ```
 //!
 //! This module owns names and numbers only and imports nothing from this crate. It is private:

@@ -7,8 +7,8 @@
 //! - ES256: a signing key, and signature verification (IEEE P1363 `r || s`);
 //! - HKDF-SHA256 extract and expand, AES-256-GCM seal and open (the parts of RFC 9180);
 //! - HPKE single-shot seal and open (base mode, the STRONG suite). They default to
-//!   [`crate::rfc9180`], the RFC 9180 text written over the primitives above; a provider may
-//!   bring its own HPKE instead.
+//!   [`rfc9180`], the RFC 9180 text written over the primitives above; a provider may bring its
+//!   own HPKE instead.
 //!
 //! Providers:
 //!
@@ -16,19 +16,26 @@
 //!   Rust, always built, the portable reference and the default of this crate
 //!   ([`default_provider`]);
 //! - `AwsLc` (feature `aws-lc`): AWS-LC through `aws-lc-rs` for ECDH, ECDSA, HKDF and
-//!   AES-GCM, with HPKE from [`crate::rfc9180`] (aws-lc-rs has no HPKE). The service uses it by
+//!   AES-GCM, with HPKE from [`rfc9180`] (aws-lc-rs has no HPKE). The service uses it by
 //!   default.
 //!
 //! Both are checked against the same RFC 9180 and Wycheproof vectors and against each other
 //! (`client/tests/providers.rs`).
 //!
 //! Secrets cross this interface only as [`PrivateKey`] (zeroizing) and [`Zeroizing`] buffers.
+//!
+//! Layering: this module and its children (the two providers and [`rfc9180`]) import from the
+//! crate only the private `params` module (identifiers and sizes, re-exported here where they
+//! are part of the interface) and the key and error types. They never import `suite`, which is
+//! built on them. `rfc9180` is a child rather than a sibling because the trait's default
+//! `hpke_seal` and `hpke_open` call it while it is written over the trait.
 
 use crate::{Error, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
 #[cfg(feature = "aws-lc")]
 mod aws_lc;
+pub mod rfc9180;
 mod rustcrypto;
 
 #[cfg(feature = "aws-lc")]
@@ -118,7 +125,7 @@ pub trait CryptoProvider: std::fmt::Debug + Send + Sync + 'static {
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<Vec<u8>, Error> {
-        crate::rfc9180::seal(self, recipient, info, aad, plaintext)
+        rfc9180::seal(self, recipient, info, aad, plaintext)
     }
 
     /// HPKE base-mode single-shot open (STRONG suite) of `enc || ciphertext`. Every failure
@@ -130,7 +137,7 @@ pub trait CryptoProvider: std::fmt::Debug + Send + Sync + 'static {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        crate::rfc9180::open(self, recipient, info, aad, sealed)
+        rfc9180::open(self, recipient, info, aad, sealed)
     }
 }
 

@@ -12,7 +12,7 @@
 //! This module owns the protocol's use of HPKE: the `info` construction, the size limits and
 //! the single-shot seal and open through a [`CryptoProvider`]. It sits above the crypto code
 //! and imports from it (`provider`, and the private `params` whose identifiers and sizes it
-//! re-exports); nothing in `params`, `provider` or `rfc9180` imports it.
+//! re-exports); nothing in `params`, `provider` or `provider::rfc9180` imports it.
 
 use crate::provider::CryptoProvider;
 use crate::{Error, KeyId, PrivateKey, PublicKey};

@@ -146,7 +146,7 @@ impl CryptoProvider for RustCrypto {
             .map_err(|_| Error::OpenFailed)
     }
 
-    /// HPKE through the `hpke` crate (not [`crate::rfc9180`]): two independent
+    /// HPKE through the `hpke` crate (not [`super::rfc9180`]): two independent
     /// implementations, checked against each other by the differential tests.
     fn hpke_seal(
         &self,
