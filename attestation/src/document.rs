@@ -4,6 +4,11 @@
 //! trusted view is [`AttestationDocument::verify`], which returns a
 //! [`VerifiedAttestation`](crate::VerifiedAttestation).
 //!
+//! This module owns the parse only: the COSE_Sign1 envelope, the payload's fields and their
+//! limits. It must not import the `verifier`, `policy` or `verified` modules: the verification
+//! procedure depends on the parse, not the other way round, so `AttestationDocument::verify` is
+//! defined with the procedure, in the `verifier` module.
+//!
 //! Field limits follow the Nitro Secure Module's documentation ("Verifying the root of trust",
 //! AWS Nitro Enclaves user guide): `module_id` non-empty, `digest` one of the SHA-2 names (only
 //! SHA384 is accepted here), 1..=32 PCRs with indexes below 32 and lengths 32, 48 or 64,
@@ -11,14 +16,11 @@
 //! `public_key` 1..=1024 bytes, `user_data` and `nonce` at most 512 bytes.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use ciborium::value::Value;
 
 use crate::cose::{CoseSign1, decode_exact};
 use crate::error::{AttestationError, Result};
-use crate::policy::Policy;
-use crate::verified::VerifiedAttestation;
 
 /// Largest PCR index the NSM has (it has 32 PCRs).
 pub const MAX_PCR_INDEX: u8 = 31;
@@ -61,11 +63,6 @@ impl AttestationDocument {
         let cose = CoseSign1::parse(bytes)?;
         let payload = Payload::parse(&cose.payload)?;
         Ok(Self { cose, payload })
-    }
-
-    /// Verifies this document against `policy` at time `at` (see [`crate::verify`]).
-    pub fn verify(self, policy: &Policy, at: SystemTime) -> Result<VerifiedAttestation> {
-        crate::verifier::verify_document(self, policy, at)
     }
 
     /// The claimed module id (unverified).

@@ -9,6 +9,11 @@
 //! 4. Policy: debug mode, expected PCRs, nonce, timestamp not in the future and not too old.
 //!
 //! Only after all four does a [`VerifiedAttestation`] exist.
+//!
+//! This module owns the procedure: [`verify`], [`AttestationDocument::verify`] and the
+//! two-platform [`Verifier`]. `AttestationDocument::verify` is defined here, not next to the
+//! parse in the `document` module, so that the dependency goes one way: the verifier imports
+//! the parsed document; the document imports neither the verifier nor the policy.
 
 use std::time::{Duration, SystemTime};
 
@@ -29,7 +34,17 @@ pub fn verify(document: &[u8], policy: &Policy, at: SystemTime) -> Result<Verifi
     AttestationDocument::parse(document)?.verify(policy, at)
 }
 
-pub(crate) fn verify_document(
+impl AttestationDocument {
+    /// Verifies this parsed document against `policy` at time `at`: checks 2 to 4 of the
+    /// procedure in [`crate::verifier`], the parse (check 1) having made `self`. [`verify`]
+    /// does both from the bytes.
+    pub fn verify(self, policy: &Policy, at: SystemTime) -> Result<VerifiedAttestation> {
+        verify_document(self, policy, at)
+    }
+}
+
+/// Checks 2 to 4 of the procedure, in order.
+fn verify_document(
     document: AttestationDocument,
     policy: &Policy,
     at: SystemTime,

@@ -3,6 +3,9 @@
 //! Messages say what was wrong with the input and never carry key material or plaintext.
 //! Decryption failures are deliberately coarse: [`Error::OpenFailed`] does not say whether the
 //! tag, the encapsulated key or the info was at fault.
+//!
+//! Every module of the crate uses this one, so it imports from the crate only the private
+//! `params` module (the limits its messages quote), never `suite` or any other module above it.
 
 /// Everything that can go wrong in protocol v1.
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
@@ -15,10 +18,10 @@ pub enum Error {
     #[error("invalid key id: 1 to 128 characters of A-Z, a-z, 0-9, '_' or '-' are allowed")]
     InvalidKeyId,
     /// A context is longer than [`crate::suite::MAX_CONTEXT_LEN`] bytes.
-    #[error("context too long: at most {max} bytes", max = crate::suite::MAX_CONTEXT_LEN)]
+    #[error("context too long: at most {max} bytes", max = crate::params::MAX_CONTEXT_LEN)]
     ContextTooLong,
     /// A plaintext is empty or longer than [`crate::suite::MAX_PLAINTEXT_LEN`] bytes.
-    #[error("plaintext must be 1 to {max} bytes", max = crate::suite::MAX_PLAINTEXT_LEN)]
+    #[error("plaintext must be 1 to {max} bytes", max = crate::params::MAX_PLAINTEXT_LEN)]
     PlaintextSize,
     /// The protocol version is not 1.
     #[error("unsupported protocol version")]

@@ -15,7 +15,8 @@
 //! - [`private_key`]: a P-256 private key (secret: derives nothing, zeroizes on drop).
 //! - [`provider`]: the crypto provider interface and its two implementations, RustCrypto
 //!   (default) and AWS-LC (feature `aws-lc`).
-//! - [`rfc9180`]: HPKE for the STRONG suite, written from RFC 9180 over a provider.
+//! - [`rfc9180`]: HPKE for the STRONG suite, written from RFC 9180 over a provider (the module
+//!   `provider::rfc9180`, re-exported here).
 //! - [`key_token`]: the service-signed key token (JWS compact, ES256): parse, verify into a
 //!   [`VerifiedKey`], and the issuing side.
 //! - [`envelope`]: sealed messages, their JSON and compact header forms, seal and open.
@@ -44,10 +45,10 @@ pub mod jws;
 pub mod key_id;
 pub mod key_token;
 pub mod local_key;
+mod params;
 pub mod private_key;
 pub mod provider;
 pub mod public_key;
-pub mod rfc9180;
 pub mod secret;
 pub mod secret_file;
 pub mod suite;
@@ -61,6 +62,7 @@ pub use key_token::{KeyToken, KeyTokenClaims, TokenSigner, VerifiedKey};
 pub use local_key::LocalKey;
 pub use private_key::PrivateKey;
 pub use provider::CryptoProvider;
+pub use provider::rfc9180;
 pub use public_key::PublicKey;
 pub use secret::Plaintext;
 

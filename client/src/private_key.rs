@@ -35,7 +35,7 @@ impl PrivateKey {
 
     /// RFC 9180 `DeriveKeyPair(ikm)` for DHKEM(P-256): deterministic, for test vectors.
     pub fn derive_from_ikm(ikm: &[u8]) -> Result<Self, Error> {
-        crate::rfc9180::derive_key_pair(provider::default_provider(), ikm)
+        provider::rfc9180::derive_key_pair(provider::default_provider(), ikm)
     }
 
     /// Parses a big-endian scalar in `[1, n)`.

@@ -7,8 +7,8 @@
 //! - ES256: a signing key, and signature verification (IEEE P1363 `r || s`);
 //! - HKDF-SHA256 extract and expand, AES-256-GCM seal and open (the parts of RFC 9180);
 //! - HPKE single-shot seal and open (base mode, the STRONG suite). They default to
-//!   [`crate::rfc9180`], the RFC 9180 text written over the primitives above; a provider may
-//!   bring its own HPKE instead.
+//!   [`rfc9180`], the RFC 9180 text written over the primitives above; a provider may bring its
+//!   own HPKE instead.
 //!
 //! Providers:
 //!
@@ -16,38 +16,33 @@
 //!   Rust, always built, the portable reference and the default of this crate
 //!   ([`default_provider`]);
 //! - `AwsLc` (feature `aws-lc`): AWS-LC through `aws-lc-rs` for ECDH, ECDSA, HKDF and
-//!   AES-GCM, with HPKE from [`crate::rfc9180`] (aws-lc-rs has no HPKE). The service uses it by
+//!   AES-GCM, with HPKE from [`rfc9180`] (aws-lc-rs has no HPKE). The service uses it by
 //!   default.
 //!
 //! Both are checked against the same RFC 9180 and Wycheproof vectors and against each other
 //! (`client/tests/providers.rs`).
 //!
 //! Secrets cross this interface only as [`PrivateKey`] (zeroizing) and [`Zeroizing`] buffers.
+//!
+//! Layering: this module and its children (the two providers and [`rfc9180`]) import from the
+//! crate only the private `params` module (identifiers and sizes, re-exported here where they
+//! are part of the interface) and the key and error types. They never import `suite`, which is
+//! built on them. `rfc9180` is a child rather than a sibling because the trait's default
+//! `hpke_seal` and `hpke_open` call it while it is written over the trait.
 
 use crate::{Error, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
 #[cfg(feature = "aws-lc")]
 mod aws_lc;
+pub mod rfc9180;
 mod rustcrypto;
 
 #[cfg(feature = "aws-lc")]
 pub use aws_lc::AwsLc;
 pub use rustcrypto::RustCrypto;
 
-/// Length of a P-256 ECDH shared secret (the x-coordinate), of an HKDF-SHA256 PRK and of an
-/// AES-256 key.
-pub const SECRET_LEN: usize = 32;
-/// Length of an AES-GCM nonce.
-pub const NONCE_LEN: usize = 12;
-/// Length of an ES256 signature (`r || s`).
-pub const SIGNATURE_LEN: usize = 64;
-
-/// An uncompressed SEC1 P-256 point (`0x04 || x || y`), as a provider computed it.
-pub type Point = [u8; 65];
-
-/// A 32-byte secret (ECDH output, PRK, shared secret, AEAD key): zeroized on drop.
-pub type Secret32 = Zeroizing<[u8; SECRET_LEN]>;
+pub use crate::params::{NONCE_LEN, Point, SECRET_LEN, SIGNATURE_LEN, Secret32};
 
 /// An ES256 signing key held by a provider. A secret type: implementations derive nothing and
 /// zeroize (or have their library free and cleanse) the key on drop.
@@ -130,7 +125,7 @@ pub trait CryptoProvider: std::fmt::Debug + Send + Sync + 'static {
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<Vec<u8>, Error> {
-        crate::rfc9180::seal(self, recipient, info, aad, plaintext)
+        rfc9180::seal(self, recipient, info, aad, plaintext)
     }
 
     /// HPKE base-mode single-shot open (STRONG suite) of `enc || ciphertext`. Every failure
@@ -142,7 +137,7 @@ pub trait CryptoProvider: std::fmt::Debug + Send + Sync + 'static {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        crate::rfc9180::open(self, recipient, info, aad, sealed)
+        rfc9180::open(self, recipient, info, aad, sealed)
     }
 }
 

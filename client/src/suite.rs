@@ -8,26 +8,18 @@
 //! ```
 //!
 //! and the sealed bytes are `enc (65-byte uncompressed point) || ciphertext`.
+//!
+//! This module owns the protocol's use of HPKE: the `info` construction, the size limits and
+//! the single-shot seal and open through a [`CryptoProvider`]. It sits above the crypto code
+//! and imports from it (`provider`, and the private `params` whose identifiers and sizes it
+//! re-exports); nothing in `params`, `provider` or `provider::rfc9180` imports it.
 
 use crate::provider::CryptoProvider;
 use crate::{Error, KeyId, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
-/// The HPKE KEM: DHKEM(P-256, HKDF-SHA256).
-pub type Kem = hpke::kem::DhP256HkdfSha256;
-/// The HPKE KDF: HKDF-SHA256.
-pub type Kdf = hpke::kdf::HkdfSha256;
-/// The HPKE AEAD: AES-256-GCM.
-pub type Aead = hpke::aead::AesGcm256;
-
-/// RFC 9180 KEM identifier.
-pub const KEM_ID: u16 = 0x0010;
-/// RFC 9180 KDF identifier.
-pub const KDF_ID: u16 = 0x0001;
-/// RFC 9180 AEAD identifier.
-pub const AEAD_ID: u16 = 0x0002;
-/// RFC 9180 mode: base.
-pub const MODE_BASE: u8 = 0x00;
+pub use crate::params::{AEAD_ID, Aead, KDF_ID, KEM_ID, Kdf, Kem, MODE_BASE};
+pub use crate::params::{ENC_LEN, MAX_CONTEXT_LEN, MAX_PLAINTEXT_LEN, MAX_SEALED_LEN, TAG_LEN};
 
 /// The suite name carried in key tokens.
 pub const SUITE_NAME: &str = "STRONG";
@@ -35,17 +27,6 @@ pub const SUITE_NAME: &str = "STRONG";
 pub const VERSION: u8 = 1;
 /// The label at the start of `info`.
 pub const INFO_LABEL: &[u8] = b"ok2cry/v1";
-
-/// Length of the encapsulated key `enc` (an uncompressed SEC1 P-256 point).
-pub const ENC_LEN: usize = 65;
-/// Length of the AES-256-GCM tag.
-pub const TAG_LEN: usize = 16;
-/// Longest context, in bytes.
-pub const MAX_CONTEXT_LEN: usize = 256;
-/// Longest plaintext, in bytes.
-pub const MAX_PLAINTEXT_LEN: usize = 64 * 1024;
-/// Longest sealed byte string.
-pub const MAX_SEALED_LEN: usize = ENC_LEN + MAX_PLAINTEXT_LEN + TAG_LEN;
 
 /// Checks a context's length.
 pub fn check_context(context: &str) -> Result<(), Error> {

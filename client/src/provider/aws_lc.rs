@@ -1,5 +1,5 @@
 //! The AWS-LC provider: `aws-lc-rs` for P-256 ECDH and key generation, ECDSA (ES256),
-//! HKDF-SHA256 and AES-256-GCM. HPKE comes from [`crate::rfc9180`] over these primitives
+//! HKDF-SHA256 and AES-256-GCM. HPKE comes from [`super::rfc9180`] over these primitives
 //! (aws-lc-rs has no HPKE API).
 //!
 //! Key material: private scalars cross into AWS-LC only for the duration of one operation

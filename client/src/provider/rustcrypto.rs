@@ -2,7 +2,7 @@
 //! HPKE. Pure Rust; the portable reference.
 
 use super::{CryptoProvider, Es256Signer, NONCE_LEN, Point, SECRET_LEN, SIGNATURE_LEN, Secret32};
-use crate::suite::{Aead, Kdf, Kem};
+use crate::params::{Aead, ENC_LEN, Kdf, Kem};
 use crate::{Error, PrivateKey, PublicKey};
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead as _, KeyInit, Payload};
@@ -146,7 +146,7 @@ impl CryptoProvider for RustCrypto {
             .map_err(|_| Error::OpenFailed)
     }
 
-    /// HPKE through the `hpke` crate (not [`crate::rfc9180`]): two independent
+    /// HPKE through the `hpke` crate (not [`super::rfc9180`]): two independent
     /// implementations, checked against each other by the differential tests.
     fn hpke_seal(
         &self,
@@ -174,10 +174,10 @@ impl CryptoProvider for RustCrypto {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        if sealed.len() < crate::suite::ENC_LEN {
+        if sealed.len() < ENC_LEN {
             return Err(Error::OpenFailed);
         }
-        let (enc, ciphertext) = sealed.split_at(crate::suite::ENC_LEN);
+        let (enc, ciphertext) = sealed.split_at(ENC_LEN);
         let enc =
             <Kem as hpke::Kem>::EncappedKey::from_bytes(enc).map_err(|_| Error::OpenFailed)?;
         let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(recipient.expose())

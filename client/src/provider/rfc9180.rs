@@ -6,10 +6,16 @@
 //! uses the `hpke` crate instead, so the two providers are two independent implementations:
 //! `client/tests/providers.rs` checks both against the RFC 9180 vectors and against each other.
 //!
+//! A child of the `provider` module, so that [`CryptoProvider`]'s default `hpke_seal` and
+//! `hpke_open` can call it without a cycle between top-level modules. It imports the
+//! primitives' trait and types from its parent and the identifiers and sizes from the private
+//! `params` module, nothing else of the crate but the key and error types; in particular never
+//! `suite`, which is built on it. The public path `ok2cry_client::rfc9180` is a re-export.
+//!
 //! Section numbers below are RFC 9180's.
 
-use crate::provider::{CryptoProvider, NONCE_LEN, Point, SECRET_LEN, Secret32};
-use crate::suite::{AEAD_ID, ENC_LEN, KDF_ID, KEM_ID, MODE_BASE, TAG_LEN};
+use super::{CryptoProvider, NONCE_LEN, Point, SECRET_LEN, Secret32};
+use crate::params::{AEAD_ID, ENC_LEN, KDF_ID, KEM_ID, MODE_BASE, TAG_LEN};
 use crate::{Error, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
