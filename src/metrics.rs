@@ -16,6 +16,8 @@ pub struct Metrics {
     registry: Registry,
     /// Keys alive now.
     pub live_keys: Gauge,
+    /// Tombstones held (destroyed keys that still answer 410), as of the last sweep.
+    pub tombstones: Gauge,
     /// Keys created.
     pub created: Counter,
     /// Envelopes opened.
@@ -54,6 +56,7 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("ok2cry");
         let live_keys = Gauge::default();
+        let tombstones = Gauge::default();
         let created = Counter::default();
         let opened = Counter::default();
         let open_failed = Counter::default();
@@ -67,6 +70,11 @@ impl Metrics {
         let connections_refused = Family::<Vec<(String, String)>, Counter>::default();
         let connections_closed = Family::<Vec<(String, String)>, Counter>::default();
         registry.register("live_keys", "Disposable keys alive now", live_keys.clone());
+        registry.register(
+            "tombstones",
+            "Destroyed keys whose tombstone still answers 410 (as of the last sweep)",
+            tombstones.clone(),
+        );
         registry.register("keys_created", "Disposable keys created", created.clone());
         registry.register("keys_opened", "Envelopes opened", opened.clone());
         registry.register("open_failures", "Failed opens", open_failed.clone());
@@ -113,6 +121,7 @@ impl Metrics {
         Self {
             registry,
             live_keys,
+            tombstones,
             created,
             opened,
             open_failed,

@@ -119,7 +119,6 @@ pub(crate) struct Current {
     pub checkpoints: Option<LogFile>,
     pub sha: Sha256,
     pub last_ms: Millis,
-    pub keys: Vec<([u8; 16], u64)>,
 }
 
 impl Current {
@@ -151,7 +150,6 @@ impl Current {
             checkpoints: None,
             sha: Sha256::new(),
             last_ms: now,
-            keys: Vec::new(),
         })
     }
 
@@ -441,7 +439,6 @@ impl Writer {
         self.last_ms = now;
         self.seg.last_ms = now;
         self.seg.sha.update(&buf);
-        self.seg.keys.extend_from_slice(&keys);
         {
             let mut view = self.shared.write_view();
             view.size = self.frontier.size();
@@ -599,6 +596,9 @@ impl Writer {
         self.seg.file.sync().map_err(io)?;
         let count = self.frontier.size() - self.seg.meta.first;
         let sha = hex::encode(self.seg.sha.clone().finalize());
+        // The segment's key index is kept once, in the readers' view; sealing writes a copy
+        // of it (sorted) to the segment's key file.
+        let keys = self.shared.read_view().current_keys.clone();
         let sealed = seal_segment(
             &self.opts,
             &self.seg.meta,
@@ -606,7 +606,7 @@ impl Writer {
             self.seg.file.len(),
             sha,
             self.seg.last_ms,
-            std::mem::take(&mut self.seg.keys),
+            keys,
         )?;
         self.seg.meta = sealed;
         let number = self.seg.number();

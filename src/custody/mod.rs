@@ -1065,6 +1065,8 @@ impl Custody {
             self.lock_expiries().extend(again);
         }
         self.shared.tombstones.expire(now);
+        let tombstones = i64::try_from(self.shared.tombstones.len()).unwrap_or(i64::MAX);
+        self.shared.metrics.tombstones.set(tombstones);
         self.rotate(now);
         self.cache.run_pending_tasks();
         self.names.prune_every(now, NAMES_PRUNE_MS);
