@@ -3,7 +3,12 @@
 //!
 //! ```sh
 //! cargo bench --bench soak -- --minutes 60 --rate 220 --out target/soak
+//! cargo bench --bench soak -- --minutes 60 --tombstone-seconds 240   # keys.tombstone_seconds
 //! ```
+//!
+//! Tombstones are kept `keys.tombstone_seconds` (default 3,600): until then their number
+//! grows with the destruction rate, as it should; after it, it is flat. `--tombstone-seconds`
+//! shortens that warm-up so that an hour's run shows the flat part.
 //!
 //! The load, per second `--rate` creations (as `card-api`, over mTLS, HTTP/2), each with a TTL
 //! drawn uniformly from 2 to 30 s; 60% of the keys are then sealed to and opened (after up to
@@ -29,6 +34,7 @@ struct Args {
     rate: u64,
     sample: u64,
     out: PathBuf,
+    tombstone_seconds: Option<u64>,
 }
 
 fn args() -> Args {
@@ -37,6 +43,7 @@ fn args() -> Args {
         rate: 220,
         sample: 10,
         out: PathBuf::from("target/soak"),
+        tombstone_seconds: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -45,6 +52,7 @@ fn args() -> Args {
             "--rate" => a.rate = it.next().unwrap().parse().unwrap(),
             "--sample" => a.sample = it.next().unwrap().parse().unwrap(),
             "--out" => a.out = it.next().unwrap().into(),
+            "--tombstone-seconds" => a.tombstone_seconds = it.next().map(|v| v.parse().unwrap()),
             _ => {} // cargo bench passes --bench
         }
     }
@@ -100,16 +108,24 @@ impl Rng {
     }
 }
 
-fn start_node(dir: &Path) -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+fn start_node(dir: &Path, tombstone_seconds: Option<u64>) -> (Child, String) {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
-        .unwrap()
-        .port();
+        .unwrap();
+    // The dev setup of `serve --dev` (PKI and configuration), with the soak's settings.
+    let config = ok2cry::node::dev::prepare(dir, Some(addr)).unwrap();
+    if let Some(seconds) = tombstone_seconds {
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        assert!(!text.contains("[keys]"));
+        text.push_str(&format!("\n[keys]\ntombstone_seconds = {seconds}\n"));
+        std::fs::write(&config, text).unwrap();
+    }
+    let port = addr.port();
     let child = Command::new(env!("CARGO_BIN_EXE_ok2cry"))
-        .args(["serve", "--dev", "--dev-dir"])
-        .arg(dir)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--log", "warn"])
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(["--log", "warn"])
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -234,7 +250,7 @@ async fn main() {
     std::fs::create_dir_all(&a.out).unwrap();
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("dev");
-    let (mut node, url) = start_node(&dir);
+    let (mut node, url) = start_node(&dir, a.tombstone_seconds);
     let pid = node.id();
     // Wait for the dev PKI and the listener.
     let started = Instant::now();
@@ -366,8 +382,11 @@ async fn main() {
     let last = samples.last().copied();
     let at5 = samples.iter().find(|s| s.t >= 300.0).copied();
     println!(
-        "soak: {} minutes at {} creations/s; node exit {status}",
-        a.minutes, a.rate
+        "soak: {} minutes at {} creations/s, keys.tombstone_seconds {}; node exit {status}",
+        a.minutes,
+        a.rate,
+        a.tombstone_seconds
+            .map_or("3600 (default)".to_string(), |s| s.to_string())
     );
     if let (Some(at5), Some(last)) = (at5, last) {
         let max_after = samples

@@ -261,7 +261,7 @@ struct Verifier<'a> {
     last_ms: Millis,
     last_seq: Option<u64>,
     stopped: bool,
-    lags: Vec<u64>,
+    lags: Lags,
     /// Sizes whose roots we need (checkpoints you hold), and the roots found.
     held: BTreeMap<u64, Vec<(Hash, String)>>,
     /// The newest checkpoint's size (pre-scanned), to save the state there.
@@ -276,12 +276,37 @@ struct Verifier<'a> {
     lenient: bool,
 }
 
-fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
+/// The destruction lags seen, as a count per distinct lag in milliseconds: exact percentiles
+/// in memory bounded by the spread of the lags (a few thousand values), not by the number of
+/// keys in the log.
+#[derive(Default)]
+struct Lags {
+    counts: BTreeMap<u64, u64>,
+    total: u64,
+}
+
+impl Lags {
+    fn push(&mut self, lag_ms: u64) {
+        *self.counts.entry(lag_ms).or_default() += 1;
+        self.total += 1;
     }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1])
+
+    /// The nearest-rank percentile `p` (0 < p ≤ 1), as a sorted list of every lag would give.
+    fn percentile(&self, p: f64) -> Option<u64> {
+        if self.total == 0 {
+            return None;
+        }
+        let rank = ((p * self.total as f64).ceil() as u64).clamp(1, self.total);
+        let mut seen = 0;
+        self.counts.iter().find_map(|(&lag, &n)| {
+            seen += n;
+            (seen >= rank).then_some(lag)
+        })
+    }
+
+    fn max(&self) -> Option<u64> {
+        self.counts.last_key_value().map(|(&lag, _)| lag)
+    }
 }
 
 /// Verifies the log in `dir`.
@@ -302,7 +327,7 @@ pub fn verify_dir(dir: &Path, opts: &VerifyOptions, mut progress: impl FnMut(Pro
         last_ms: 0,
         last_seq: None,
         stopped: false,
-        lags: Vec::new(),
+        lags: Lags::default(),
         held: BTreeMap::new(),
         save_at: None,
         newest_cosigs: 0,
@@ -1052,10 +1077,9 @@ impl Verifier<'_> {
                 ));
             }
         }
-        self.lags.sort_unstable();
-        self.r.lag_ms_p50 = percentile(&self.lags, 0.50);
-        self.r.lag_ms_p99 = percentile(&self.lags, 0.99);
-        self.r.lag_ms_max = self.lags.last().copied();
+        self.r.lag_ms_p50 = self.lags.percentile(0.50);
+        self.r.lag_ms_p99 = self.lags.percentile(0.99);
+        self.r.lag_ms_max = self.lags.max();
         self.r
     }
 }
@@ -1072,4 +1096,37 @@ pub fn read_since(text: &str) -> Result<Since, String> {
     }
     Note::parse(text).map_err(|e| format!("not a checkpoint: {e}"))?;
     Ok(Since::Checkpoint(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lags;
+    use proptest::prelude::*;
+
+    /// The nearest-rank percentile of a sorted list: what `Lags` must give.
+    fn sorted_percentile(sorted: &[u64], p: f64) -> Option<u64> {
+        if sorted.is_empty() {
+            return None;
+        }
+        let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        Some(sorted[rank - 1])
+    }
+
+    proptest! {
+        #[test]
+        fn lag_percentiles_are_those_of_the_sorted_list(
+            lags in proptest::collection::vec(0u64..5_000, 0..400),
+        ) {
+            let mut counted = Lags::default();
+            for &l in &lags {
+                counted.push(l);
+            }
+            let mut sorted = lags.clone();
+            sorted.sort_unstable();
+            for p in [0.01, 0.5, 0.9, 0.99, 1.0] {
+                prop_assert_eq!(counted.percentile(p), sorted_percentile(&sorted, p));
+            }
+            prop_assert_eq!(counted.max(), sorted.last().copied());
+        }
+    }
 }
