@@ -10,11 +10,17 @@
 //! Reading follows docs/PROTOCOL.md §10.3 step by step: the version first (so a later
 //! version is refused as [`Error::UnsupportedVersion`] whatever its shape), then the shape,
 //! the key id, the sealed bytes and the context, each with the error the table names.
+//!
+//! Owns: the two forms, sealing to a key ([`Envelope::seal`] and the others) and opening with
+//! one ([`PrivateKey::open`] and the others, in an `impl PrivateKey` block here, because a
+//! key does not know envelopes, the suite or the providers). Layering: built on `suite`,
+//! `provider`, `private_key`, `public_key` and `key_token` (a [`VerifiedKey`]); none of them
+//! may import this module.
 
 use crate::json::{self, Json, Members};
 use crate::provider::{self, CryptoProvider};
 use crate::suite::{self, ENC_LEN, MAX_CONTEXT_LEN, MAX_SEALED_LEN, TAG_LEN, VERSION};
-use crate::{Error, KeyId, PublicKey, VerifiedKey, b64, wire};
+use crate::{Error, KeyId, Plaintext, PrivateKey, PublicKey, VerifiedKey, b64, wire};
 use serde::Serialize;
 
 /// A sealed message for one key.
@@ -280,6 +286,66 @@ impl Envelope {
         } else {
             Self::from_compact(text)
         }
+    }
+}
+
+/// Opening, defined here rather than in `private_key`: a key does not know envelopes, the
+/// suite or the providers; opening needs all three.
+impl PrivateKey {
+    /// Opens `envelope`, which must be for `key_id` and, if it names a context, for `context`
+    /// (default provider).
+    ///
+    /// `key_id` and `context` come from the opener's own records, never from the envelope:
+    /// they are bound into `info`, so a mismatch also makes decryption fail.
+    pub fn open(
+        &self,
+        key_id: &KeyId,
+        context: &str,
+        envelope: &Envelope,
+    ) -> Result<Plaintext, Error> {
+        self.open_with(provider::default_provider(), key_id, context, envelope)
+    }
+
+    /// [`PrivateKey::open`] with the given provider.
+    pub fn open_with(
+        &self,
+        provider: &dyn CryptoProvider,
+        key_id: &KeyId,
+        context: &str,
+        envelope: &Envelope,
+    ) -> Result<Plaintext, Error> {
+        if envelope.key_id() != key_id {
+            return Err(Error::KeyIdMismatch);
+        }
+        if let Some(named) = envelope.context()
+            && named != context
+        {
+            return Err(Error::ContextMismatch);
+        }
+        self.open_sealed_with(provider, key_id, context, envelope.sealed())
+    }
+
+    /// Opens raw sealed bytes (`enc || ciphertext`) for `key_id` and `context` (default
+    /// provider).
+    pub fn open_sealed(
+        &self,
+        key_id: &KeyId,
+        context: &str,
+        sealed: &[u8],
+    ) -> Result<Plaintext, Error> {
+        self.open_sealed_with(provider::default_provider(), key_id, context, sealed)
+    }
+
+    /// [`PrivateKey::open_sealed`] with the given provider.
+    pub fn open_sealed_with(
+        &self,
+        provider: &dyn CryptoProvider,
+        key_id: &KeyId,
+        context: &str,
+        sealed: &[u8],
+    ) -> Result<Plaintext, Error> {
+        let info = suite::info(key_id, context);
+        suite::open_bytes(provider, self, &info, sealed).map(Plaintext::from_zeroizing)
     }
 }
 

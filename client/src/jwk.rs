@@ -11,6 +11,11 @@
 //! - a **JWK set** (the service's signing keys): an object whose `keys` is an array of objects;
 //!   other members are ignored (RFC 7517 §5), and so are entries that are not ES256 P-256 public
 //!   signing keys. A `kid` carried by more than one entry names no key ([`Jwks::verifying_key`]).
+//!
+//! Owns: the JWK and JWK set forms, thumbprints, and the JWK form of a [`PublicKey`]
+//! ([`PublicKey::from_jwk`], [`PublicKey::to_jwk`], [`PublicKey::thumbprint`], in an
+//! `impl PublicKey` block here). Layering: built on `public_key`, `json` and `jws` (the name
+//! `ES256`); it must not import `key_token`, which is built on it.
 
 use crate::json::{self, Json, Members};
 use crate::{Error, PublicKey, b64};
@@ -229,15 +234,32 @@ impl Jwks {
     /// [`Error::UnknownSigningKey`], whatever is wrong with the entry.
     pub fn verifying_key(&self, kid: &str) -> Result<PublicKey, Error> {
         let jwk = self.find(kid).ok_or(Error::UnknownSigningKey)?;
-        if jwk
-            .alg
-            .as_deref()
-            .is_some_and(|a| a != crate::key_token::ALG)
+        if jwk.alg.as_deref().is_some_and(|a| a != crate::jws::ES256)
             || jwk.use_.as_deref().is_some_and(|u| u != "sig")
         {
             return Err(Error::UnknownSigningKey);
         }
         jwk.to_public_key().map_err(|_| Error::UnknownSigningKey)
+    }
+}
+
+/// The JWK form of a public key, defined here rather than in `public_key`, which does not
+/// know JWKs.
+impl PublicKey {
+    /// Parses an EC P-256 public JWK.
+    pub fn from_jwk(jwk: &PublicJwk) -> Result<Self, Error> {
+        jwk.to_public_key()
+    }
+
+    /// The key as a public JWK (kty EC, crv P-256, x, y).
+    pub fn to_jwk(&self) -> PublicJwk {
+        let sec1 = self.to_sec1_uncompressed();
+        PublicJwk::ec_p256(b64::encode(&sec1[1..33]), b64::encode(&sec1[33..65]))
+    }
+
+    /// The RFC 7638 JWK thumbprint (SHA-256, base64url).
+    pub fn thumbprint(&self) -> String {
+        self.to_jwk().thumbprint()
     }
 }
 

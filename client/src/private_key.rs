@@ -3,10 +3,16 @@
 //! A secret type: it derives nothing (no Debug, Clone or Serialize), its scalar lives in a
 //! zeroizing buffer, and its bytes leave only through [`PrivateKey::to_secret_bytes`], which
 //! returns a zeroizing copy (the service wraps those bytes under a KEK at once), or into a
-//! [`CryptoProvider`] for the length of one operation.
+//! [`CryptoProvider`](crate::provider::CryptoProvider) for the length of one operation.
+//!
+//! Owns: the scalar, its range check, its public key. Layering: this module sits below the
+//! crypto code and imports from the crate only the public key and error types; it must not
+//! import `provider`, `suite` or `envelope`, which are built on it. The operations that use a
+//! key are defined beside what they need, in `impl PrivateKey` blocks of the higher modules,
+//! at the same paths: [`PrivateKey::open`] and the other openers in `envelope`,
+//! [`PrivateKey::derive_from_ikm`] in `provider::rfc9180`.
 
-use crate::provider::{self, CryptoProvider};
-use crate::{Envelope, Error, KeyId, Plaintext, PublicKey, suite};
+use crate::{Error, PublicKey};
 use p256::elliptic_curve::Generate;
 use zeroize::Zeroizing;
 
@@ -31,11 +37,6 @@ impl PrivateKey {
         out.copy_from_slice(&bytes);
         zeroize::Zeroize::zeroize(bytes.as_mut_slice());
         Self(out)
-    }
-
-    /// RFC 9180 `DeriveKeyPair(ikm)` for DHKEM(P-256): deterministic, for test vectors.
-    pub fn derive_from_ikm(ikm: &[u8]) -> Result<Self, Error> {
-        provider::rfc9180::derive_key_pair(provider::default_provider(), ikm)
     }
 
     /// Parses a big-endian scalar in `[1, n)`.
@@ -72,62 +73,6 @@ impl PrivateKey {
             // The scalar was range-checked when this key was made.
             Err(_) => unreachable_scalar(),
         }
-    }
-
-    /// Opens `envelope`, which must be for `key_id` and, if it names a context, for `context`
-    /// (default provider).
-    ///
-    /// `key_id` and `context` come from the opener's own records, never from the envelope:
-    /// they are bound into `info`, so a mismatch also makes decryption fail.
-    pub fn open(
-        &self,
-        key_id: &KeyId,
-        context: &str,
-        envelope: &Envelope,
-    ) -> Result<Plaintext, Error> {
-        self.open_with(provider::default_provider(), key_id, context, envelope)
-    }
-
-    /// [`PrivateKey::open`] with the given provider.
-    pub fn open_with(
-        &self,
-        provider: &dyn CryptoProvider,
-        key_id: &KeyId,
-        context: &str,
-        envelope: &Envelope,
-    ) -> Result<Plaintext, Error> {
-        if envelope.key_id() != key_id {
-            return Err(Error::KeyIdMismatch);
-        }
-        if let Some(named) = envelope.context()
-            && named != context
-        {
-            return Err(Error::ContextMismatch);
-        }
-        self.open_sealed_with(provider, key_id, context, envelope.sealed())
-    }
-
-    /// Opens raw sealed bytes (`enc || ciphertext`) for `key_id` and `context` (default
-    /// provider).
-    pub fn open_sealed(
-        &self,
-        key_id: &KeyId,
-        context: &str,
-        sealed: &[u8],
-    ) -> Result<Plaintext, Error> {
-        self.open_sealed_with(provider::default_provider(), key_id, context, sealed)
-    }
-
-    /// [`PrivateKey::open_sealed`] with the given provider.
-    pub fn open_sealed_with(
-        &self,
-        provider: &dyn CryptoProvider,
-        key_id: &KeyId,
-        context: &str,
-        sealed: &[u8],
-    ) -> Result<Plaintext, Error> {
-        let info = suite::info(key_id, context);
-        suite::open_bytes(provider, self, &info, sealed).map(Plaintext::from_zeroizing)
     }
 }
 

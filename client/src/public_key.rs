@@ -1,7 +1,11 @@
 //! A recipient public key: a P-256 point, validated on the curve and not the identity.
+//!
+//! Owns: the point and its binary encodings (SEC1, SPKI DER and PEM). Layering: imports from
+//! the crate only the error type; it must not import `jwk`, which is built on it: the JWK
+//! form of a key ([`PublicKey::from_jwk`], [`PublicKey::to_jwk`], [`PublicKey::thumbprint`])
+//! is defined in `jwk`, in an `impl PublicKey` block, at the same paths.
 
-use crate::jwk::PublicJwk;
-use crate::{Error, b64};
+use crate::Error;
 use p256::elliptic_curve::sec1::ToSec1Point;
 use p256::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding};
 
@@ -19,11 +23,6 @@ impl PublicKey {
         p256::PublicKey::from_sec1_bytes(bytes)
             .map(Self)
             .map_err(|_| Error::InvalidPublicKey)
-    }
-
-    /// Parses an EC P-256 public JWK.
-    pub fn from_jwk(jwk: &PublicJwk) -> Result<Self, Error> {
-        jwk.to_public_key()
     }
 
     /// Parses an SPKI PEM (`-----BEGIN PUBLIC KEY-----`).
@@ -50,17 +49,6 @@ impl PublicKey {
         self.0
             .to_public_key_pem(LineEnding::LF)
             .map_err(|_| Error::InvalidPublicKey)
-    }
-
-    /// The key as a public JWK (kty EC, crv P-256, x, y).
-    pub fn to_jwk(&self) -> PublicJwk {
-        let sec1 = self.to_sec1_uncompressed();
-        PublicJwk::ec_p256(b64::encode(&sec1[1..33]), b64::encode(&sec1[33..65]))
-    }
-
-    /// The RFC 7638 JWK thumbprint (SHA-256, base64url).
-    pub fn thumbprint(&self) -> String {
-        self.to_jwk().thumbprint()
     }
 
     /// The key as a `p256` point.

@@ -77,7 +77,7 @@ static CHAIN: LazyLock<Chain> = LazyLock::new(|| {
 
 /// The target.
 pub fn run(data: &[u8]) {
-    let Some((mode, rest)) = crate::mode(data) else {
+    let Some((mode, rest)) = crate::input::mode(data) else {
         return;
     };
     if mode % 2 == 0 {

@@ -54,7 +54,7 @@ pub fn sign_body(body: &str) -> String {
 
 /// The target.
 pub fn run(data: &[u8]) {
-    let Some((mode, rest)) = crate::mode(data) else {
+    let Some((mode, rest)) = crate::input::mode(data) else {
         return;
     };
     let Ok(text) = std::str::from_utf8(rest) else {

@@ -13,7 +13,7 @@ use ok2cry::audit::{Receipt, verify_receipt};
 
 /// The target.
 pub fn run(data: &[u8]) {
-    let Some((mode, rest)) = crate::mode(data) else {
+    let Some((mode, rest)) = crate::input::mode(data) else {
         return;
     };
     let Ok(mut receipt) = serde_json::from_slice::<Receipt>(rest) else {

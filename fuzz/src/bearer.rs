@@ -43,7 +43,7 @@ pub fn sign(header: &[u8], claims: &[u8]) -> String {
 
 /// The target.
 pub fn run(data: &[u8]) {
-    let Some((mode, rest)) = crate::mode(data) else {
+    let Some((mode, rest)) = crate::input::mode(data) else {
         return;
     };
     let token = if mode % 2 == 0 {

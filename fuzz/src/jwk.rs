@@ -8,7 +8,7 @@ use ok2cry_client::{Jwks, PrivateKey, PublicJwk, PublicKey};
 
 /// The target.
 pub fn run(data: &[u8]) {
-    let Some((mode, rest)) = crate::mode(data) else {
+    let Some((mode, rest)) = crate::input::mode(data) else {
         return;
     };
     match mode % 4 {

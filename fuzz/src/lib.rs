@@ -24,6 +24,8 @@
 //! - [`audit_receipt`]: destruction receipts (JSON, then verification).
 //! - [`http_api`]: HTTP requests through the service's router (`ok2cry::http::routes::app`).
 //! - [`fixtures`]: the keys, vectors and certificates the targets share.
+//! - `input`: the mode byte at the start of a multi-mode target's input (private; in a module
+//!   of its own so that the targets do not import this file, which names them).
 //! - [`wrap`]: DER and PEM wrapping for the modes that sign the fuzzer's bytes.
 
 #![forbid(unsafe_code)]
@@ -36,6 +38,7 @@ pub mod bearer;
 pub mod envelope;
 pub mod fixtures;
 pub mod http_api;
+mod input;
 pub mod jwk;
 pub mod key_token;
 pub mod pki;
@@ -58,8 +61,3 @@ pub const TARGETS: [(&str, Target); 10] = [
     ("audit_receipt", audit_receipt::run),
     ("http_api", http_api::run),
 ];
-
-/// Splits `data` into its first byte (the mode) and the rest; `None` for empty input.
-pub(crate) fn mode(data: &[u8]) -> Option<(u8, &[u8])> {
-    data.split_first().map(|(m, rest)| (*m, rest))
-}

@@ -58,7 +58,7 @@ pub fn signed_crl(tbs: &[u8]) -> Vec<u8> {
 
 /// The target.
 pub fn run(data: &[u8]) {
-    let Some((mode, rest)) = crate::mode(data) else {
+    let Some((mode, rest)) = crate::input::mode(data) else {
         return;
     };
     match mode % 6 {

@@ -18,18 +18,20 @@
 //! Exactly these five text keys, each once, in any order; definite lengths; no trailing bytes;
 //! the whole at most 16 KiB ([`crate::evidence::MAX_EVIDENCE_LEN`]). Nothing in it is trusted
 //! before [`SevSnpEvidence::verify`].
+//!
+//! Owns: the bundle's structure and limits, *before* any verification. It must not import the
+//! `verifier`, `policy` or `verified` modules of `sev_snp`: the verification procedure depends
+//! on the parse, not the other way round, so `SevSnpEvidence::verify` is defined with the
+//! procedure, in [`crate::sev_snp::verifier`].
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use ciborium::value::Value;
 
 use crate::cose::{decode_exact, encode};
 use crate::error::{AttestationError, Result};
 use crate::evidence::MAX_EVIDENCE_LEN;
-use crate::sev_snp::policy::SevSnpPolicy;
 use crate::sev_snp::report::AttestationReport;
-use crate::sev_snp::verified::VerifiedSevSnp;
 
 /// The `format` member of version 1.
 pub const FORMAT_V1: &str = "ok2cry-sev-snp-v1";
@@ -148,11 +150,6 @@ impl SevSnpEvidence {
             (text("ask"), Value::Bytes(self.ask.clone())),
             (text("ark"), Value::Bytes(self.ark.clone())),
         ]))
-    }
-
-    /// Verifies this evidence against `policy` at time `at` (see [`crate::sev_snp::verify_sev_snp`]).
-    pub fn verify(self, policy: &SevSnpPolicy, at: SystemTime) -> Result<VerifiedSevSnp> {
-        crate::sev_snp::verifier::verify_evidence(self, policy, at)
     }
 
     /// The report (unverified).

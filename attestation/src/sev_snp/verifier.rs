@@ -38,7 +38,17 @@ pub fn verify_sev_snp(
     SevSnpEvidence::parse(evidence)?.verify(policy, at)
 }
 
-pub(crate) fn verify_evidence(
+impl SevSnpEvidence {
+    /// Verifies this evidence against `policy` at time `at`: checks 2 to 6 of the procedure
+    /// in [`crate::sev_snp::verifier`], the parse (check 1) having made `self`.
+    /// [`verify_sev_snp`] does both from the bytes.
+    pub fn verify(self, policy: &SevSnpPolicy, at: SystemTime) -> Result<VerifiedSevSnp> {
+        verify_evidence(self, policy, at)
+    }
+}
+
+/// Checks 2 to 6 of the procedure, in order.
+fn verify_evidence(
     evidence: SevSnpEvidence,
     policy: &SevSnpPolicy,
     at: SystemTime,

@@ -11,6 +11,8 @@
 //! primitives' trait and types from its parent and the identifiers and sizes from the private
 //! `params` module, nothing else of the crate but the key and error types; in particular never
 //! `suite`, which is built on it. The public path `ok2cry_client::rfc9180` is a re-export.
+//! [`PrivateKey::derive_from_ikm`] is defined here (an `impl PrivateKey` block), so that
+//! `private_key` imports no crypto code.
 //!
 //! Section numbers below are RFC 9180's.
 
@@ -87,6 +89,14 @@ pub fn derive_key_pair<P: CryptoProvider + ?Sized>(p: &P, ikm: &[u8]) -> Result<
         }
     }
     Err(Error::Crypto)
+}
+
+/// Defined here rather than in `private_key`, which imports no crypto code.
+impl PrivateKey {
+    /// RFC 9180 `DeriveKeyPair(ikm)` for DHKEM(P-256): deterministic, for test vectors.
+    pub fn derive_from_ikm(ikm: &[u8]) -> Result<Self, Error> {
+        derive_key_pair(super::default_provider(), ikm)
+    }
 }
 
 /// `ExtractAndExpand(dh, kem_context)` (§4.1).
