@@ -40,6 +40,12 @@ pub struct Metrics {
     pub connections_refused: Family<Vec<(String, String)>, Counter>,
     /// Connections closed by the server for a timeout, by reason.
     pub connections_closed: Family<Vec<(String, String)>, Counter>,
+    /// Sealed audit segments not yet archived (as of the last archiving pass).
+    pub audit_unarchived: Gauge,
+    /// Audit segments archived and read back.
+    pub audit_archived: Counter,
+    /// Archiving passes that failed (the local copies were kept).
+    pub audit_archive_failures: Counter,
     /// The `destroyed` counter of each reason seen, looked up once: making the label set and
     /// hashing it on every destruction was the sweeper's largest cost in a profile.
     destroyed_by_reason: std::sync::Mutex<Vec<(&'static str, Counter)>>,
@@ -69,6 +75,24 @@ impl Metrics {
         let quota_exceeded = Counter::default();
         let connections_refused = Family::<Vec<(String, String)>, Counter>::default();
         let connections_closed = Family::<Vec<(String, String)>, Counter>::default();
+        let audit_unarchived = Gauge::default();
+        let audit_archived = Counter::default();
+        let audit_archive_failures = Counter::default();
+        registry.register(
+            "audit_unarchived_segments",
+            "Sealed audit segments not yet archived (as of the last archiving pass)",
+            audit_unarchived.clone(),
+        );
+        registry.register(
+            "audit_archived_segments",
+            "Audit segments archived and checked by reading them back",
+            audit_archived.clone(),
+        );
+        registry.register(
+            "audit_archive_failures",
+            "Archiving passes that failed; the local copies were kept",
+            audit_archive_failures.clone(),
+        );
         registry.register("live_keys", "Disposable keys alive now", live_keys.clone());
         registry.register(
             "tombstones",
@@ -133,6 +157,9 @@ impl Metrics {
             quota_exceeded,
             connections_refused,
             connections_closed,
+            audit_unarchived,
+            audit_archived,
+            audit_archive_failures,
             destroyed_by_reason: std::sync::Mutex::new(Vec::new()),
         }
     }

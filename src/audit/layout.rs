@@ -197,6 +197,11 @@ impl CheckpointRecord {
         let Ok(text) = std::fs::read_to_string(path) else {
             return Vec::new();
         };
+        Self::parse_all(&text)
+    }
+
+    /// Every record of a checkpoints file's text; malformed lines as `Err(line number)`.
+    pub fn parse_all(text: &str) -> Vec<Result<Self, usize>> {
         text.lines()
             .enumerate()
             .map(|(i, l)| serde_json::from_str(l).map_err(|_| i + 1))

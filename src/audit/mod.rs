@@ -21,10 +21,13 @@
 //! - [`tiles`]: C2SP tlog-tiles paths over the node's tree.
 //! - [`recorder`]: the interface custody emits through.
 //! - [`receipt`]: destruction receipts verifiable offline.
+//! - [`source`]: a log to read in order: a directory, the archive, or both.
+//! - [`archive`]: sealed segments compressed, shipped, read back and kept 12 months.
 //! - [`verify`]: streaming verification of a whole log with the destruction policy.
 //! - [`witness`]: the witness (server and client) of C2SP tlog-witness.
 //! - [`v1`]: read-only support for logs of format 1.
 
+pub mod archive;
 pub mod disk;
 pub mod event;
 pub mod layout;
@@ -34,6 +37,7 @@ pub mod reader;
 pub mod receipt;
 pub mod recorder;
 pub mod recovery;
+pub mod source;
 pub mod store;
 pub mod tiles;
 pub mod v1;
@@ -42,7 +46,7 @@ pub mod witness;
 pub(crate) mod writer;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use event::{DestroyReason, Event, EventBody, KekDestroyReason, OpenFailure, Timestamp};
 pub use receipt::{Receipt, ReceiptSummary, verify_receipt};

@@ -90,6 +90,10 @@ impl Snapshot<'_> {
     ) -> Result<(), AuditError> {
         // The nearest indexed leaf at or before `from`.
         let aligned = from / TILE * TILE;
+        let events = layout::segment_path(self.dir(), seg.number);
+        if !events.exists() && super::archive::mark_path(self.dir(), seg.number).exists() {
+            return Err(AuditError::Archived(seg.number));
+        }
         let (offset, mut leaf) = if aligned >= seg.first {
             let record = (aligned - seg.first.div_ceil(TILE) * TILE) / TILE;
             let bytes = read_at(
@@ -101,7 +105,7 @@ impl Snapshot<'_> {
         } else {
             (0, seg.first)
         };
-        let mut f = File::open(layout::segment_path(self.dir(), seg.number)).map_err(io)?;
+        let mut f = File::open(events).map_err(io)?;
         f.seek(SeekFrom::Start(offset)).map_err(io)?;
         let mut reader = BufReader::with_capacity(64 * 1024, f);
         let mut line = Vec::new();
@@ -252,7 +256,12 @@ fn sealed_key_leaves(dir: &Path, segment: u64, digest: &[u8; 16]) -> Result<Vec<
     let path = layout::keys_path(dir, segment);
     let len = match std::fs::metadata(&path) {
         Ok(m) => m.len(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if super::archive::mark_path(dir, segment).exists() {
+                return Err(AuditError::Archived(segment));
+            }
+            return Ok(Vec::new());
+        }
         Err(e) => return Err(io(e)),
     };
     let records = len / KEY_RECORD as u64;

@@ -50,6 +50,9 @@ pub enum AuditError {
     /// The writer has stopped.
     #[error("audit log closed")]
     Closed,
+    /// The events asked for are in a segment that was archived and removed locally.
+    #[error("segment {0} is archived and no longer on this node")]
+    Archived(u64),
 }
 
 pub(crate) fn io(e: impl std::fmt::Display) -> AuditError {

@@ -11,15 +11,15 @@ use crate::clock::ManualClock;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-const T0: u64 = 1_900_000_000_000;
+pub(crate) const T0: u64 = 1_900_000_000_000;
 
-struct Dirs {
+pub(crate) struct Dirs {
     _root: tempfile::TempDir,
-    log: PathBuf,
-    key: PathBuf,
+    pub(crate) log: PathBuf,
+    pub(crate) key: PathBuf,
 }
 
-fn dirs() -> Dirs {
+pub(crate) fn dirs() -> Dirs {
     let root = tempfile::tempdir().unwrap();
     let log = root.path().join("log");
     let keys = root.path().join("keys");
@@ -31,7 +31,7 @@ fn dirs() -> Dirs {
     }
 }
 
-fn options(d: &Dirs) -> AuditOptions {
+pub(crate) fn options(d: &Dirs) -> AuditOptions {
     let mut o = AuditOptions::new(d.log.clone(), "n1", d.key.clone());
     o.segment_max_bytes = 1 << 20;
     o.process.version = "test".into();
@@ -49,13 +49,13 @@ fn open(d: &Dirs, clock: &ManualClock) -> (AuditLog, Recovery) {
     AuditLog::open(options(d), Arc::new(clock.clone())).unwrap()
 }
 
-fn key_id(name: &str, created: u64) -> String {
+pub(crate) fn key_id(name: &str, created: u64) -> String {
     let mut r = [0u8; 16];
     r[..name.len().min(16)].copy_from_slice(&name.as_bytes()[..name.len().min(16)]);
     service_key_id("n1", created, &r)
 }
 
-fn created(key: &str, expires_at: u64) -> EventBody {
+pub(crate) fn created(key: &str, expires_at: u64) -> EventBody {
     EventBody::KeyCreated {
         key_id: key.into(),
         jwk_thumbprint: "tp".into(),
@@ -68,7 +68,7 @@ fn created(key: &str, expires_at: u64) -> EventBody {
     }
 }
 
-fn destroyed(key: &str, reason: DestroyReason, expires_at: u64) -> EventBody {
+pub(crate) fn destroyed(key: &str, reason: DestroyReason, expires_at: u64) -> EventBody {
     EventBody::KeyDestroyed {
         key_id: key.into(),
         reason,
@@ -77,7 +77,7 @@ fn destroyed(key: &str, reason: DestroyReason, expires_at: u64) -> EventBody {
     }
 }
 
-fn opened(key: &str) -> EventBody {
+pub(crate) fn opened(key: &str) -> EventBody {
     EventBody::KeyOpened {
         key_id: key.into(),
         opener: "alice".into(),

@@ -28,11 +28,12 @@ use super::event::{DestroyReason, Event, EventBody, KekDestroyReason, Lost, key_
 use super::layout::{self, CheckpointRecord, SegmentMeta};
 use super::merkle::{Frontier, Hash, leaf_hash};
 use super::note::{Note, NoteVerifier};
+use super::source::{LocalDir, LogSource};
 use crate::clock::{Millis, iso8601};
 use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::Path;
 
 /// The longest a key may live (the service's upper bound on `keys.max_ttl_seconds`).
@@ -310,7 +311,16 @@ impl Lags {
 }
 
 /// Verifies the log in `dir`.
-pub fn verify_dir(dir: &Path, opts: &VerifyOptions, mut progress: impl FnMut(Progress)) -> Report {
+pub fn verify_dir(dir: &Path, opts: &VerifyOptions, progress: impl FnMut(Progress)) -> Report {
+    verify_source(&LocalDir::new(dir), opts, progress)
+}
+
+/// Verifies the log `src` holds (a directory, an archive, or both).
+pub fn verify_source(
+    src: &dyn LogSource,
+    opts: &VerifyOptions,
+    mut progress: impl FnMut(Progress),
+) -> Report {
     let mut v = Verifier {
         opts,
         r: Report::default(),
@@ -335,7 +345,7 @@ pub fn verify_dir(dir: &Path, opts: &VerifyOptions, mut progress: impl FnMut(Pro
         range_start_ms: None,
         lenient: false,
     };
-    if let Err(e) = v.run(dir, &mut progress) {
+    if let Err(e) = v.run(src, &mut progress) {
         v.r.violations.push(e);
     }
     v.finish()
@@ -346,20 +356,23 @@ impl Verifier<'_> {
         self.r.violations.push(msg);
     }
 
-    fn run(&mut self, dir: &Path, progress: &mut impl FnMut(Progress)) -> Result<(), String> {
+    fn run(
+        &mut self,
+        src: &dyn LogSource,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<(), String> {
         if self.opts.log_keys.is_empty() {
             return Err("no audit key to verify against".into());
         }
-        match std::fs::read_to_string(layout::format_path(dir)) {
+        match src.format() {
             Ok(t) if t == layout::FORMAT => {}
             Ok(t) => return Err(format!("unknown log format {:?}", t.trim())),
-            Err(e) => return Err(format!("{}: no FORMAT file: {e}", dir.display())),
+            Err(e) => return Err(e),
         }
-        let numbers = layout::segment_numbers(dir)
-            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        let numbers = src.segment_numbers()?;
         let mut metas = Vec::new();
         for n in numbers {
-            match SegmentMeta::read(dir, n) {
+            match src.meta(n) {
                 Some(m) if m.segment == n => metas.push(m),
                 _ => self.violation(format!("segment {n}: its metadata is missing or altered")),
             }
@@ -386,7 +399,7 @@ impl Verifier<'_> {
         // The newest checkpoint overall (to save the state there).
         self.save_at = metas
             .iter()
-            .flat_map(|m| CheckpointRecord::read_all(&layout::checkpoints_path(dir, m.segment)))
+            .flat_map(|m| src.checkpoints(m.segment))
             .filter_map(Result::ok)
             .map(|r| r.size)
             .max();
@@ -395,7 +408,7 @@ impl Verifier<'_> {
         if let Some(since) = &self.opts.since {
             match since {
                 Since::State(state) => self.resume(state)?,
-                Since::Checkpoint(text) => self.resume_at_checkpoint(dir, &metas, text)?,
+                Since::Checkpoint(text) => self.resume_at_checkpoint(src, &metas, text)?,
             }
             start_leaf = self.frontier.size();
         } else {
@@ -417,7 +430,7 @@ impl Verifier<'_> {
             .saturating_sub(1);
         for (pos, meta) in metas.iter().enumerate().skip(start_pos) {
             let newest = pos + 1 == metas.len();
-            self.segment(dir, meta, newest, start_leaf)?;
+            self.segment(src, meta, newest, start_leaf)?;
             self.r.segments += 1;
             progress(Progress {
                 leaves: self.frontier.size(),
@@ -431,7 +444,7 @@ impl Verifier<'_> {
     /// which must give the checkpoint's root.
     fn resume_at_checkpoint(
         &mut self,
-        dir: &Path,
+        src: &dyn LogSource,
         metas: &[SegmentMeta],
         text: &str,
     ) -> Result<(), String> {
@@ -446,7 +459,7 @@ impl Verifier<'_> {
         let frontier = metas
             .iter()
             .rev()
-            .flat_map(|m| CheckpointRecord::read_all(&layout::checkpoints_path(dir, m.segment)))
+            .flat_map(|m| src.checkpoints(m.segment))
             .filter_map(Result::ok)
             .filter(|r| r.size == cp.size)
             .find_map(|r| r.frontier().filter(|f| f.root() == cp.root));
@@ -521,7 +534,7 @@ impl Verifier<'_> {
 
     fn segment(
         &mut self,
-        dir: &Path,
+        src: &dyn LogSource,
         meta: &SegmentMeta,
         newest: bool,
         start_leaf: u64,
@@ -537,7 +550,7 @@ impl Verifier<'_> {
             return Err(format!("cannot continue past segment {n}"));
         }
         let mut records: BTreeMap<u64, Vec<CheckpointRecord>> = BTreeMap::new();
-        for r in CheckpointRecord::read_all(&layout::checkpoints_path(dir, n)) {
+        for r in src.checkpoints(n) {
             match r {
                 Ok(r) => records.entry(r.size).or_default().push(r),
                 Err(line) => self.violation(format!(
@@ -545,15 +558,13 @@ impl Verifier<'_> {
                 )),
             }
         }
-        let path = layout::segment_path(dir, n);
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
+        let mut reader = match src.events(n) {
+            Ok(r) => r,
             Err(e) => {
                 self.violation(format!("segment {n}: unreadable: {e}"));
                 return Err(format!("cannot continue past segment {n}"));
             }
         };
-        let mut reader = BufReader::with_capacity(256 * 1024, file);
         let mut leaf = meta.first;
         let mut buf = Vec::new();
         loop {

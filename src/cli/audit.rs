@@ -1,7 +1,9 @@
 //! `ok2cry audit …` and `ok2cry witness …`: thin commands over [`crate::audit`].
 
+use crate::audit::archive::{ArchiveSource, ArchiveStore, Layered, Location, S3Endpoint, S3Keys};
 use crate::audit::note::NoteVerifier;
-use crate::audit::verify::{Since, VerifyOptions, read_since, verify_dir};
+use crate::audit::source::{LocalDir, LogSource};
+use crate::audit::verify::{Since, VerifyOptions, read_since, verify_source};
 use crate::audit::witness::origin_hash;
 use crate::audit::witness::server::{Witness, WitnessConfig, keygen};
 use crate::cli::terminal::{CliError, fail, init_logging};
@@ -14,9 +16,20 @@ use std::sync::Arc;
 pub enum AuditCommand {
     /// Verify a whole log directory: signatures, the tree, witnesses, destruction policy.
     Verify {
-        /// The log directory.
+        /// The log directory (with --archive: read first; the archive for what is no longer
+        /// in it).
+        #[arg(long, required_unless_present = "archive")]
+        dir: Option<PathBuf>,
+        /// The log's archive: `s3://bucket/prefix` or a directory (S3 keys from
+        /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
         #[arg(long)]
-        dir: PathBuf,
+        archive: Option<String>,
+        /// The S3 endpoint of an s3:// archive.
+        #[arg(long, requires = "archive")]
+        s3_endpoint: Option<String>,
+        /// The S3 signing region.
+        #[arg(long, requires = "archive", default_value = "us-east-1")]
+        s3_region: String,
         /// The audit key you trust: a file with its SPKI PEM or its verifier key
         /// (`name+id+base64`), or the verifier key itself.
         #[arg(long)]
@@ -181,11 +194,10 @@ fn witness_keys(args: &[String]) -> Result<Vec<NoteVerifier>, CliError> {
 }
 
 /// The origin written in the log's newest checkpoint (to name a PEM key).
-fn origin_in(dir: &std::path::Path) -> Option<String> {
-    use crate::audit::layout;
-    let numbers = layout::segment_numbers(dir).ok()?;
+fn origin_in(src: &dyn LogSource) -> Option<String> {
+    let numbers = src.segment_numbers().ok()?;
     numbers.iter().rev().find_map(|n| {
-        layout::CheckpointRecord::read_all(&layout::checkpoints_path(dir, *n))
+        src.checkpoints(*n)
             .into_iter()
             .filter_map(Result::ok)
             .find_map(|r| {
@@ -198,10 +210,35 @@ fn origin_in(dir: &std::path::Path) -> Option<String> {
     })
 }
 
+/// Opens `--archive` (S3 keys from the environment).
+fn open_archive(
+    location: &str,
+    endpoint: Option<String>,
+    region: String,
+) -> Result<std::sync::Arc<ArchiveStore>, CliError> {
+    let location = Location::parse(location).map_err(|e| CliError(e.to_string()))?;
+    let store = match &location {
+        Location::Dir(_) => ArchiveStore::open(location, None, None),
+        Location::S3 { .. } => {
+            let endpoint = endpoint
+                .map(|url| S3Endpoint { url, region })
+                .ok_or_else(|| CliError("an s3:// archive needs --s3-endpoint".into()))?;
+            let keys = S3Keys::from_env().map_err(|e| CliError(e.to_string()))?;
+            ArchiveStore::open(location, Some(&endpoint), Some(keys))
+        }
+    };
+    store
+        .map(std::sync::Arc::new)
+        .map_err(|e| CliError(e.to_string()))
+}
+
 pub(super) async fn audit(command: AuditCommand) -> Result<(), CliError> {
     match command {
         AuditCommand::Verify {
             dir,
+            archive,
+            s3_endpoint,
+            s3_region,
             key,
             origin,
             witnesses,
@@ -214,10 +251,31 @@ pub(super) async fn audit(command: AuditCommand) -> Result<(), CliError> {
             progress,
             json,
         } => {
-            if crate::audit::v1::is_v1(&dir) {
-                return verify_v1(&dir, &key, origin.as_deref(), grace_ms, json);
+            if let (Some(dir), None) = (&dir, &archive)
+                && crate::audit::v1::is_v1(dir)
+            {
+                return verify_v1(dir, &key, origin.as_deref(), grace_ms, json);
             }
-            let origin = origin.or_else(|| origin_in(&dir));
+            let archive = match archive {
+                Some(a) => Some(open_archive(&a, s3_endpoint, s3_region)?),
+                None => None,
+            };
+            let runtime = tokio::runtime::Handle::current();
+            let src: Box<dyn LogSource> = match (dir, archive) {
+                (Some(d), None) => Box::new(LocalDir::new(&d)),
+                (None, Some(a)) => Box::new(ArchiveSource::new(a, runtime)),
+                (Some(d), Some(a)) => Box::new(Layered::new(
+                    LocalDir::new(&d),
+                    ArchiveSource::new(a, runtime),
+                )),
+                (None, None) => return Err(CliError("--dir or --archive is needed".into())),
+            };
+            let (src, origin) = tokio::task::spawn_blocking(move || {
+                let origin = origin.or_else(|| origin_in(&*src));
+                (src, origin)
+            })
+            .await
+            .map_err(fail("verifier"))?;
             let log_key = log_key(&key, origin.as_deref())?;
             let witnesses = witness_keys(&witnesses)?;
             let quorum = quorum.unwrap_or(witnesses.len());
@@ -251,7 +309,7 @@ pub(super) async fn audit(command: AuditCommand) -> Result<(), CliError> {
                 since,
             };
             let report = tokio::task::spawn_blocking(move || {
-                verify_dir(&dir, &opts, |p| {
+                verify_source(&*src, &opts, |p| {
                     if progress {
                         eprintln!("verified {} events in {} segment(s)", p.leaves, p.segments);
                     }

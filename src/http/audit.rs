@@ -29,6 +29,11 @@ fn audit_log(state: &SharedState, caller: &Caller) -> Result<crate::audit::Audit
 }
 
 fn read_failed(e: crate::audit::AuditError) -> AppError {
+    if let crate::audit::AuditError::Archived(n) = e {
+        return AppError::NotFound(format!(
+            "segment {n} of the log is archived and no longer on this node: read it from the archive (`ok2cry audit verify --archive`)"
+        ));
+    }
     tracing::error!(error = %e, "reading the audit log failed");
     AppError::Internal
 }

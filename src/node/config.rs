@@ -215,6 +215,49 @@ pub struct AuditConfig {
     pub witness_retry_seconds: u64,
     /// Removed: it deleted the proof of destruction with the segments.
     pub retain_segments: Option<usize>,
+    /// Where sealed segments are archived (none: they all stay local).
+    pub archive: Option<ArchiveConfig>,
+    /// How long archived segments stay on the node too.
+    pub keep_local: KeepLocalConfig,
+}
+
+/// `[audit.archive]`: sealed segments, zstd-compressed, shipped and read back.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveConfig {
+    /// `s3://bucket/prefix` or a directory. One node's log per location.
+    pub to: String,
+    /// The S3 endpoint (`https://…`; `http://` only on loopback). S3 only.
+    pub endpoint: Option<String>,
+    /// The S3 signing region. S3 only; default `us-east-1`.
+    pub region: Option<String>,
+    /// How often sealed segments are looked for (default 60).
+    #[serde(default = "default_archive_interval")]
+    pub interval_seconds: u64,
+    /// Archived segments older than this many days are deleted from the archive; 0: never.
+    /// Default 366 (PCI DSS v4.0 10.5.1: 12 months).
+    #[serde(default = "default_archive_days")]
+    pub retain_days: u64,
+}
+
+fn default_archive_interval() -> u64 {
+    60
+}
+
+fn default_archive_days() -> u64 {
+    crate::audit::archive::shipper::DEFAULT_ARCHIVE_DAYS
+}
+
+/// `[audit.keep_local]`: when the local copy of an archived segment may go. Without either
+/// limit every segment stays local. Never an unarchived segment.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeepLocalConfig {
+    /// Archived segments older than this many days are removed locally.
+    pub days: Option<u64>,
+    /// The oldest archived segments are removed locally while the local segments exceed
+    /// this many bytes.
+    pub max_bytes: Option<u64>,
 }
 
 /// `[[audit.witnesses]]`
@@ -243,6 +286,8 @@ impl Default for AuditConfig {
             witness_quorum: 0,
             witness_retry_seconds: 10,
             retain_segments: None,
+            archive: None,
+            keep_local: KeepLocalConfig::default(),
         }
     }
 }
@@ -607,6 +652,36 @@ impl Config {
                 "audit.retain_segments was removed: deleting segments deletes the proof of destruction in them (see docs/AUDIT.md for archiving)",
             );
         }
+        let keep_local = &self.audit.keep_local;
+        if keep_local.days.is_some() || keep_local.max_bytes.is_some() {
+            if self.audit.archive.is_none() {
+                return err(
+                    "audit.keep_local needs audit.archive: only archived segments are ever removed locally",
+                );
+            }
+            if keep_local.days == Some(0) {
+                return err("audit.keep_local.days must be at least 1");
+            }
+        }
+        if let Some(a) = &self.audit.archive {
+            let location = crate::audit::archive::Location::parse(&a.to)
+                .map_err(|e| ConfigError(format!("audit.archive.to: {e}")))?;
+            let s3 = matches!(location, crate::audit::archive::Location::S3 { .. });
+            if s3 && a.endpoint.is_none() {
+                return err("audit.archive: an s3:// archive needs an endpoint");
+            }
+            if !s3 && (a.endpoint.is_some() || a.region.is_some()) {
+                return err("audit.archive: endpoint and region are for s3:// archives");
+            }
+            if a.interval_seconds == 0 {
+                return err("audit.archive.interval_seconds must be positive");
+            }
+            if let crate::audit::archive::Location::Dir(d) = &location
+                && d == &self.audit.dir
+            {
+                return err("audit.archive.to must not be audit.dir");
+            }
+        }
         if self.audit.max_queued_events == 0 {
             return err("audit.max_queued_events must be positive");
         }
@@ -683,6 +758,47 @@ impl Config {
         o.max_queued = a.max_queued_events;
         o.shutdown_retry = std::time::Duration::from_secs(a.shutdown_retry_seconds);
         o
+    }
+
+    /// The archiver of `[audit.archive]`, if one is configured. S3 keys come from
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
+    pub fn archiver(
+        &self,
+        clock: std::sync::Arc<dyn crate::clock::Clock>,
+    ) -> Result<Option<crate::audit::archive::Archiver>, ConfigError> {
+        use crate::audit::archive::{
+            ArchiveStore, Archiver, Location, Retention, S3Endpoint, S3Keys,
+        };
+        let Some(a) = &self.audit.archive else {
+            return Ok(None);
+        };
+        let err =
+            |e: crate::audit::archive::ArchiveError| ConfigError(format!("audit.archive: {e}"));
+        let location = Location::parse(&a.to).map_err(err)?;
+        let (endpoint, keys) = match &location {
+            Location::Dir(_) => (None, None),
+            Location::S3 { .. } => (
+                a.endpoint.as_ref().map(|url| S3Endpoint {
+                    url: url.clone(),
+                    region: a.region.clone().unwrap_or_else(|| "us-east-1".into()),
+                }),
+                Some(S3Keys::from_env().map_err(err)?),
+            ),
+        };
+        let store = ArchiveStore::open(location, endpoint.as_ref(), keys).map_err(err)?;
+        const DAY_MS: u64 = 24 * 3600 * 1000;
+        let retention = Retention {
+            keep_local_ms: self.audit.keep_local.days.map(|d| d.saturating_mul(DAY_MS)),
+            keep_local_bytes: self.audit.keep_local.max_bytes,
+            archive_ms: (a.retain_days > 0).then(|| a.retain_days.saturating_mul(DAY_MS)),
+        };
+        Ok(Some(Archiver::new(
+            self.audit.dir.clone(),
+            self.audit_options().origin,
+            std::sync::Arc::new(store),
+            retention,
+            clock,
+        )))
     }
 
     /// The custody's settings.

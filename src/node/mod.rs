@@ -183,10 +183,39 @@ pub struct Node {
     pub audit: AuditLog,
     /// The witnesses, if any.
     pub witnessing: Option<Arc<Witnessing>>,
+    /// The archiver of sealed audit segments, if one is configured.
+    pub archiver: Option<Arc<crate::audit::archive::Archiver>>,
     /// The configuration.
     pub config: Config,
     /// What hardening achieved.
     pub hardening: HardeningReport,
+}
+
+/// Archives sealed segments every `every`, and applies the retention rules. A failed pass
+/// keeps every local copy and is retried at the next tick.
+async fn archive_loop(
+    archiver: Arc<crate::audit::archive::Archiver>,
+    metrics: Arc<Metrics>,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let report = archiver.pass().await;
+        metrics.audit_archived.inc_by(report.archived.len() as u64);
+        metrics
+            .audit_unarchived
+            .set(i64::try_from(report.unarchived).unwrap_or(i64::MAX));
+        for failure in &report.failures {
+            metrics.audit_archive_failures.inc();
+            tracing::error!(
+                archive = %archiver.store().location(),
+                error = %failure,
+                "audit archiving failed; local copies kept, retried at the next pass"
+            );
+        }
+    }
 }
 
 /// SHA-256 of the running executable, hex (the build digest in `process_started`).
@@ -286,6 +315,10 @@ pub async fn start_on(
             }
         }
     }
+    let archiver = config
+        .archiver(clock.clone())
+        .map_err(|e| NodeError::Audit(e.to_string()))?
+        .map(Arc::new);
     let metrics = Arc::new(Metrics::new());
     let custody = Custody::new(
         config.custody(),
@@ -325,6 +358,7 @@ pub async fn start_on(
         tls,
         audit,
         witnessing,
+        archiver,
         config,
         hardening,
     })
@@ -382,6 +416,17 @@ impl Node {
                 Duration::from_secs(self.config.audit.witness_retry_seconds),
             ))
         });
+        let archive_task = self.archiver.clone().map(|archiver| {
+            let metrics = self.state.metrics.clone();
+            let every = Duration::from_secs(
+                self.config
+                    .audit
+                    .archive
+                    .as_ref()
+                    .map_or(60, |a| a.interval_seconds),
+            );
+            tokio::spawn(archive_loop(archiver, metrics, every))
+        });
         let tls = self.tls.clone();
         let state = self.state.clone();
         let limits = self.config.limits.server_limits();
@@ -402,6 +447,9 @@ impl Node {
         reloader.abort();
         checkpoints.abort();
         if let Some(t) = witness_task {
+            t.abort();
+        }
+        if let Some(t) = archive_task {
             t.abort();
         }
         let destroyed = custody.shutdown(Duration::from_secs(5)).await;
