@@ -10,6 +10,8 @@
 //! segment-000001.keys                 sealed segments: (key-id digest, leaf) sorted, for receipts
 //! segment-000001.checkpoints.jsonl    checkpoints signed while this segment was current, with
 //!                                     the frontier at their size; cosigned copies appended
+//! segment-000001.archived.json        archived segments: where, and the hash read back; the
+//!                                     event file may then be removed (audit.keep_local)
 //! level-1.bin, level-2.bin, …         the Merkle tree's tiles: record j of level L is the hash of
 //!                                     leaves [j·256^L, (j+1)·256^L) (32 bytes each)
 //! ```
@@ -63,6 +65,13 @@ pub fn keys_path(dir: &Path, n: u64) -> PathBuf {
 /// A segment's checkpoint records.
 pub fn checkpoints_path(dir: &Path, n: u64) -> PathBuf {
     dir.join(format!("segment-{n:06}.checkpoints.jsonl"))
+}
+
+/// A sealed segment's archive mark: written once the segment is in the archive, read back
+/// and checked (see `audit::archive`). A segment with a mark and no event file was removed
+/// locally after archiving.
+pub fn archived_path(dir: &Path, n: u64) -> PathBuf {
+    dir.join(format!("segment-{n:06}.archived.json"))
 }
 
 /// The tile hashes of level `level` (1 and up).

@@ -91,7 +91,7 @@ impl Snapshot<'_> {
         // The nearest indexed leaf at or before `from`.
         let aligned = from / TILE * TILE;
         let events = layout::segment_path(self.dir(), seg.number);
-        if !events.exists() && super::archive::mark_path(self.dir(), seg.number).exists() {
+        if !events.exists() && layout::archived_path(self.dir(), seg.number).exists() {
             return Err(AuditError::Archived(seg.number));
         }
         let (offset, mut leaf) = if aligned >= seg.first {
@@ -257,7 +257,7 @@ fn sealed_key_leaves(dir: &Path, segment: u64, digest: &[u8; 16]) -> Result<Vec<
     let len = match std::fs::metadata(&path) {
         Ok(m) => m.len(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if super::archive::mark_path(dir, segment).exists() {
+            if layout::archived_path(dir, segment).exists() {
                 return Err(AuditError::Archived(segment));
             }
             return Ok(Vec::new());

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 /// `ok2cry audit …`
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 pub enum AuditCommand {
     /// Verify a whole log directory: signatures, the tree, witnesses, destruction policy.
     Verify {

@@ -231,6 +231,9 @@ pub struct ArchiveConfig {
     pub endpoint: Option<String>,
     /// The S3 signing region. S3 only; default `us-east-1`.
     pub region: Option<String>,
+    /// A file (0600) with the S3 keys as TOML: `access_key_id = "…"`,
+    /// `secret_access_key = "…"`. Default: `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
+    pub credentials_file: Option<PathBuf>,
     /// How often sealed segments are looked for (default 60).
     #[serde(default = "default_archive_interval")]
     pub interval_seconds: u64,
@@ -670,8 +673,10 @@ impl Config {
             if s3 && a.endpoint.is_none() {
                 return err("audit.archive: an s3:// archive needs an endpoint");
             }
-            if !s3 && (a.endpoint.is_some() || a.region.is_some()) {
-                return err("audit.archive: endpoint and region are for s3:// archives");
+            if !s3 && (a.endpoint.is_some() || a.region.is_some() || a.credentials_file.is_some()) {
+                return err(
+                    "audit.archive: endpoint, region and credentials_file are for s3:// archives",
+                );
             }
             if a.interval_seconds == 0 {
                 return err("audit.archive.interval_seconds must be positive");
@@ -782,7 +787,10 @@ impl Config {
                     url: url.clone(),
                     region: a.region.clone().unwrap_or_else(|| "us-east-1".into()),
                 }),
-                Some(S3Keys::from_env().map_err(err)?),
+                Some(match &a.credentials_file {
+                    Some(path) => S3Keys::from_file(path).map_err(err)?,
+                    None => S3Keys::from_env().map_err(err)?,
+                }),
             ),
         };
         let store = ArchiveStore::open(location, endpoint.as_ref(), keys).map_err(err)?;

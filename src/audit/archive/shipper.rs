@@ -23,8 +23,8 @@
 //!    is older are deleted from the archive, oldest first, and only once no local event file
 //!    is left; then their local metadata goes too.
 
+use super::object::{Archived, checkpoints_object, events_object, meta_object};
 use super::store::{ArchiveError, ArchiveStore};
-use super::{Archived, checkpoints_object, events_object, meta_object};
 use crate::audit::layout::{self, SegmentMeta};
 use crate::clock::Clock;
 use sha2::{Digest, Sha256};
@@ -232,7 +232,8 @@ impl Archiver {
         };
         let dir = self.dir.clone();
         let line = mark.to_json();
-        blocking(move || write_durable(&super::mark_path(&dir, n), line.as_bytes())).await?;
+        blocking(move || write_durable(&super::object::mark_path(&dir, n), line.as_bytes()))
+            .await?;
         tracing::info!(
             segment = n,
             bytes = raw_bytes,
@@ -270,7 +271,8 @@ impl Archiver {
         mark.checkpoints_sha256 = sha;
         let dir = self.dir.clone();
         let line = mark.to_json();
-        blocking(move || write_durable(&super::mark_path(&dir, n), line.as_bytes())).await?;
+        blocking(move || write_durable(&super::object::mark_path(&dir, n), line.as_bytes()))
+            .await?;
         Ok(true)
     }
 
@@ -313,7 +315,7 @@ impl Archiver {
             if back.map(|b| hex::encode(Sha256::digest(&b))) != want {
                 let dir = self.dir.clone();
                 blocking(move || {
-                    std::fs::remove_file(super::mark_path(&dir, n)).map_err(local_io)?;
+                    std::fs::remove_file(super::object::mark_path(&dir, n)).map_err(local_io)?;
                     sync_dir(&dir)
                 })
                 .await?;
@@ -370,7 +372,7 @@ impl Archiver {
                 for path in [
                     layout::checkpoints_path(&dir, n),
                     layout::meta_path(&dir, n),
-                    super::mark_path(&dir, n),
+                    super::object::mark_path(&dir, n),
                 ] {
                     match std::fs::remove_file(&path) {
                         Ok(()) => {}

@@ -5,8 +5,8 @@
 //! thread (`spawn_blocking`), as `audit verify` does. One segment's compressed object is held
 //! in memory while it is streamed through the decompressor.
 
+use super::object::{checkpoints_object, events_object, events_object_number, meta_object};
 use super::store::ArchiveStore;
-use super::{checkpoints_object, events_object, events_object_number, meta_object};
 use crate::audit::layout::{CheckpointRecord, SegmentMeta};
 use crate::audit::source::{LocalDir, LogSource};
 use std::collections::BTreeSet;

@@ -39,6 +39,46 @@ impl S3Keys {
         }
     }
 
+    /// A TOML file of `access_key_id` and `secret_access_key`, readable by its owner only.
+    pub fn from_file(path: &Path) -> Result<Self, ArchiveError> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            access_key_id: String,
+            secret_access_key: String,
+        }
+        impl Drop for File {
+            fn drop(&mut self) {
+                zeroize::Zeroize::zeroize(&mut self.secret_access_key);
+            }
+        }
+        let shown = path.display();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)
+                .map_err(|e| ArchiveError::Config(format!("{shown}: {e}")))?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(ArchiveError::Config(format!(
+                    "{shown} is readable by others (mode {:o}); chmod 600 it",
+                    mode & 0o777
+                )));
+            }
+        }
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| ArchiveError::Config(format!("{shown}: {e}")))?,
+        );
+        // The parser's error could quote the secret: say only where it failed.
+        let f: File = toml::from_str(&text).map_err(|_| {
+            ArchiveError::Config(format!(
+                "{shown}: not a TOML file of access_key_id and secret_access_key"
+            ))
+        })?;
+        Ok(Self::new(&f.access_key_id, &f.secret_access_key))
+    }
+
     /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`, if set).
     pub fn from_env() -> Result<Self, ArchiveError> {
         rusty_s3::Credentials::from_env()
@@ -127,7 +167,7 @@ pub struct ArchiveStore {
 
 enum Kind {
     Dir(PathBuf),
-    S3(S3Store),
+    S3(Box<S3Store>),
 }
 
 struct S3Store {
@@ -179,12 +219,12 @@ impl ArchiveStore {
                     .timeout(Duration::from_secs(120))
                     .build()
                     .map_err(|e| ArchiveError::Config(format!("HTTP client: {e}")))?;
-                Kind::S3(S3Store {
+                Kind::S3(Box::new(S3Store {
                     bucket,
                     keys,
                     prefix: prefix.clone(),
                     http,
-                })
+                }))
             }
         };
         Ok(Self { location, kind })
