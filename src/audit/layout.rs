@@ -74,6 +74,22 @@ pub fn archived_path(dir: &Path, n: u64) -> PathBuf {
     dir.join(format!("segment-{n:06}.archived.json"))
 }
 
+/// Whether segment `n` was archived and its events then removed from `dir`: the directory no
+/// longer holds that segment (its metadata stays for the node's own bookkeeping).
+pub fn archived_away(dir: &Path, n: u64) -> bool {
+    !segment_path(dir, n).exists() && archived_path(dir, n).exists()
+}
+
+/// The segment number in a segment file's name (`segment-000042.…` → 42).
+pub fn segment_number_in(name: &str) -> Option<u64> {
+    let rest = name.strip_prefix("segment-")?;
+    let digits = rest.split('.').next()?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// The tile hashes of level `level` (1 and up).
 pub fn level_path(dir: &Path, level: u32) -> PathBuf {
     dir.join(format!("level-{level}.bin"))

@@ -57,7 +57,7 @@ impl LogSource for LocalDir {
             .map_err(|e| format!("cannot list {}: {e}", self.dir.display()))?;
         Ok(all
             .into_iter()
-            .filter(|&n| self.has_events(n) || !layout::archived_path(&self.dir, n).exists())
+            .filter(|&n| !layout::archived_away(&self.dir, n))
             .collect())
     }
 

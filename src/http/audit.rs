@@ -105,7 +105,7 @@ type JsonObject = serde_json::Map<String, Value>;
         (status = 200, description = "A page of events", body = EventsPage),
         (status = 400, description = "A bad query (`bad-request`)", body = Problem,
             content_type = "application/problem+json"),
-        (status = 404, description = "This node has no audit log", body = Problem,
+        (status = 404, description = "This node has no audit log, or the events asked for were archived and removed from the node", body = Problem,
             content_type = "application/problem+json"),
     )
 )]
@@ -125,10 +125,7 @@ pub(crate) async fn audit_events(
     let lines = tokio::task::spawn_blocking(move || log.events_after(q.after, limit))
         .await
         .map_err(|_| AppError::Internal)?
-        .map_err(|e| {
-            tracing::error!(error = %e, "reading the audit log failed");
-            AppError::Internal
-        })?;
+        .map_err(read_failed)?;
     let events: Vec<JsonObject> = lines
         .iter()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -251,7 +248,7 @@ pub struct ConsistencyProof {
         (status = 200, description = "The proof", body = ConsistencyProof),
         (status = 400, description = "Sizes out of range, or a bad query (`bad-request`)",
             body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "This node has no audit log", body = Problem,
+        (status = 404, description = "This node has no audit log, or the proof needs events that were archived and removed from the node", body = Problem,
             content_type = "application/problem+json"),
     )
 )]
@@ -295,7 +292,7 @@ pub(crate) async fn audit_consistency(
         (status = 200, description = "The receipt", body = crate::audit::receipt::Receipt),
         (status = 400, description = "Not a key id (`invalid-key-id`)", body = Problem,
             content_type = "application/problem+json"),
-        (status = 404, description = "No events for this key, or no audit log", body = Problem,
+        (status = 404, description = "No events for this key, no audit log, or the key's events were archived and removed from the node", body = Problem,
             content_type = "application/problem+json"),
     )
 )]
@@ -394,7 +391,7 @@ pub(crate) struct TilePath {
         (status = 200, description = "The tile", body = Vec<u8>,
             content_type = "application/octet-stream",
             headers(("Cache-Control" = String, description = "max-age=31536000, immutable"))),
-        (status = 404, description = "No such tile, or no audit log", body = Problem,
+        (status = 404, description = "No such tile, no audit log, or the tile's events were archived and removed from the node", body = Problem,
             content_type = "application/problem+json"),
     )
 )]
@@ -409,7 +406,10 @@ pub(crate) async fn tlog_tile(
     let body = tokio::task::spawn_blocking(move || tile.read(&log))
         .await
         .map_err(|_| AppError::Internal)?
-        .map_err(|_| AppError::NotFound("no such tile in the tree as it is now".into()))?;
+        .map_err(|e| match e {
+            crate::audit::AuditError::Archived(_) => read_failed(e),
+            _ => AppError::NotFound("no such tile in the tree as it is now".into()),
+        })?;
     let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

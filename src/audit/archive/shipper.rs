@@ -25,6 +25,7 @@
 
 use super::object::{Archived, checkpoints_object, events_object, meta_object};
 use super::store::{ArchiveError, ArchiveStore};
+use crate::audit::disk::{self, Disk, RealDisk};
 use crate::audit::layout::{self, SegmentMeta};
 use crate::clock::Clock;
 use sha2::{Digest, Sha256};
@@ -421,23 +422,17 @@ fn read_or_empty(path: &Path) -> Result<Vec<u8>, ArchiveError> {
     }
 }
 
-fn sync_dir(dir: &Path) -> Result<(), ArchiveError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(local_io)
+fn real_disk() -> Arc<dyn Disk> {
+    Arc::new(RealDisk)
 }
 
+fn sync_dir(dir: &Path) -> Result<(), ArchiveError> {
+    disk::sync_dir(dir, &real_disk()).map_err(local_io)
+}
+
+/// The log directory's files are replaced atomically and synced, as the log's own are.
 fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), ArchiveError> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(local_io)?;
-    f.write_all(bytes).map_err(local_io)?;
-    f.sync_all().map_err(local_io)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(local_io)?;
-    match path.parent() {
-        Some(d) => sync_dir(d),
-        None => Ok(()),
-    }
+    disk::write_atomic(path, bytes, 0o644, &real_disk()).map_err(local_io)
 }
 
 async fn blocking<T: Send + 'static>(

@@ -151,6 +151,8 @@ pub fn export(dir: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportSumm
         .map_err(io(dir))?
         .into_iter()
         .filter(|n| opts.from_segment.is_none_or(|from| *n >= from))
+        // Archived and removed locally: not part of what this directory holds.
+        .filter(|&n| !layout::archived_away(dir, n))
         .collect();
     if numbers.is_empty() {
         return Err(ExportError::NotALog(format!(

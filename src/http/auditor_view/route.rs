@@ -139,7 +139,10 @@ pub(crate) async fn listing(
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let meta = entry.metadata()?;
-            if meta.is_file() && is_log_file(&name) {
+            // Segments archived and removed locally are not part of what the node holds.
+            let away = crate::audit::layout::segment_number_in(&name)
+                .is_some_and(|n| crate::audit::layout::archived_away(&dir, n));
+            if meta.is_file() && is_log_file(&name) && !away {
                 files.push((name, meta.len()));
             }
         }
