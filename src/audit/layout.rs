@@ -234,6 +234,31 @@ impl CheckpointRecord {
     }
 }
 
+/// One key-index record, as it is both kept in memory (the current segment) and written to a
+/// sealed segment's `.keys` file: the key-id digest (16 bytes) and the leaf (u64 BE). Sorting
+/// records as bytes sorts them by digest, then leaf.
+pub type KeyRecord = [u8; KEY_RECORD];
+
+/// The record of leaf `leaf` about `key_id`.
+pub fn key_record(key_id: &str, leaf: u64) -> KeyRecord {
+    let mut r = [0u8; KEY_RECORD];
+    r[..16].copy_from_slice(&key_digest(key_id));
+    r[16..].copy_from_slice(&leaf.to_be_bytes());
+    r
+}
+
+/// A record's key-id digest.
+pub fn record_digest(r: &KeyRecord) -> &[u8] {
+    &r[..16]
+}
+
+/// A record's leaf.
+pub fn record_leaf(r: &KeyRecord) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&r[16..]);
+    u64::from_be_bytes(b)
+}
+
 /// The 16-byte digest a key id is indexed under.
 pub fn key_digest(key_id: &str) -> [u8; 16] {
     use sha2::Digest;

@@ -233,8 +233,9 @@ impl Snapshot<'_> {
                         out.extend(
                             view.current_keys
                                 .iter()
-                                .filter(|(d, leaf)| *d == digest && *leaf < self.size)
-                                .map(|(_, leaf)| *leaf),
+                                .filter(|r| layout::record_digest(r) == digest)
+                                .map(layout::record_leaf)
+                                .filter(|leaf| *leaf < self.size),
                         );
                     } else {
                         // Sealed since the snapshot was taken: its index is on disk now.

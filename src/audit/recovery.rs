@@ -129,7 +129,7 @@ struct NewestSegment {
     bytes: u64,
     sha256: String,
     last_ms: Millis,
-    keys: Vec<([u8; 16], u64)>,
+    keys: Vec<layout::KeyRecord>,
 }
 
 /// The time of the last complete line of a segment file (for choosing where to start).
@@ -326,7 +326,7 @@ fn replay(
             });
             rec.events_checked += 1;
             if let Some(k) = event.body.key_id() {
-                keys.push((layout::key_digest(k), seq));
+                keys.push(layout::key_record(k, seq));
             }
             last_ms = event.time.0;
             out.last_ms = out.last_ms.max(event.time.0);
@@ -379,16 +379,11 @@ fn replay(
         }
         debug_assert_eq!(idx.len() as u64 % IDX_RECORD, 0);
         if meta.sealed.is_some() {
-            let mut sorted = keys.clone();
-            sorted.sort_unstable();
-            let mut buf = Vec::with_capacity(sorted.len() * layout::KEY_RECORD);
-            for (d, leaf) in &sorted {
-                buf.extend_from_slice(d);
-                buf.extend_from_slice(&leaf.to_be_bytes());
-            }
+            keys.sort_unstable();
+            let buf = keys.as_flattened();
             let keys_path = layout::keys_path(dir, n);
-            if std::fs::read(&keys_path).ok().as_deref() != Some(&buf[..]) {
-                write_atomic(&keys_path, &buf, 0o644, &opts.disk).map_err(io)?;
+            if std::fs::read(&keys_path).ok().as_deref() != Some(buf) {
+                write_atomic(&keys_path, buf, 0o644, &opts.disk).map_err(io)?;
             }
         }
         out.segments.push(SegmentView {
@@ -643,7 +638,7 @@ pub fn open(opts: AuditOptions, clock: Arc<dyn Clock>) -> Result<(AuditLog, Reco
                 rec.key_rotated = true;
             }
         }
-        if let Some(newest) = r.newest {
+        if let Some(mut newest) = r.newest {
             seal_segment(
                 &opts,
                 &newest.meta,
@@ -651,7 +646,7 @@ pub fn open(opts: AuditOptions, clock: Arc<dyn Clock>) -> Result<(AuditLog, Reco
                 newest.bytes,
                 newest.sha256,
                 newest.last_ms,
-                newest.keys,
+                &mut newest.keys,
             )?;
         }
         segments = r.segments;

@@ -204,7 +204,7 @@ pub(crate) struct View {
     pub size: u64,
     pub segments: Vec<SegmentView>,
     /// The current segment's key index (digest, leaf), in leaf order.
-    pub current_keys: Vec<([u8; 16], u64)>,
+    pub current_keys: Vec<super::layout::KeyRecord>,
 }
 
 /// State shared between the writer and readers.

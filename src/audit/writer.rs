@@ -158,7 +158,8 @@ impl Current {
     }
 }
 
-/// Writes a sealed segment's key index and completes its metadata.
+/// Writes a sealed segment's key index (`keys`, sorted here in place: no copy) and completes
+/// its metadata.
 pub(crate) fn seal_segment(
     opts: &AuditOptions,
     meta: &SegmentMeta,
@@ -166,17 +167,12 @@ pub(crate) fn seal_segment(
     bytes: u64,
     sha256: String,
     last_ms: Millis,
-    mut keys: Vec<([u8; 16], u64)>,
+    keys: &mut [layout::KeyRecord],
 ) -> Result<SegmentMeta, AuditError> {
     keys.sort_unstable();
-    let mut buf = Vec::with_capacity(keys.len() * layout::KEY_RECORD);
-    for (digest, leaf) in &keys {
-        buf.extend_from_slice(digest);
-        buf.extend_from_slice(&leaf.to_be_bytes());
-    }
     write_atomic(
         &layout::keys_path(&opts.dir, meta.segment),
-        &buf,
+        keys.as_flattened(),
         0o644,
         &opts.disk,
     )
@@ -406,7 +402,7 @@ impl Writer {
                     }
                 });
                 if let Some(key_id) = body.key_id() {
-                    keys.push((layout::key_digest(key_id), seq));
+                    keys.push(layout::key_record(key_id, seq));
                 }
                 buf.extend_from_slice(line.as_bytes());
                 buf.push(b'\n');
@@ -596,9 +592,11 @@ impl Writer {
         self.seg.file.sync().map_err(io)?;
         let count = self.frontier.size() - self.seg.meta.first;
         let sha = hex::encode(self.seg.sha.clone().finalize());
-        // The segment's key index is kept once, in the readers' view; sealing writes a copy
-        // of it (sorted) to the segment's key file.
-        let keys = self.shared.read_view().current_keys.clone();
+        // The segment's key index is kept once, in the readers' view, as the very records of
+        // the key file: sealing sorts it in place and writes it, with no copy (a copy of a
+        // 64 MiB segment's index was a 13 MB step in resident memory at every first rotation;
+        // readers scan it unordered, and wait for the write lock for one sort and one write).
+        let mut view = self.shared.write_view();
         let sealed = seal_segment(
             &self.opts,
             &self.seg.meta,
@@ -606,8 +604,10 @@ impl Writer {
             self.seg.file.len(),
             sha,
             self.seg.last_ms,
-            keys,
-        )?;
+            &mut view.current_keys,
+        );
+        drop(view);
+        let sealed = sealed?;
         self.seg.meta = sealed;
         let number = self.seg.number();
         let mut view = self.shared.write_view();

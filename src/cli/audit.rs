@@ -2,6 +2,7 @@
 
 use crate::audit::archive::{ArchiveSource, ArchiveStore, Layered, Location, S3Endpoint, S3Keys};
 use crate::audit::note::NoteVerifier;
+use crate::audit::source::tiles::TilesSource;
 use crate::audit::source::{LocalDir, LogSource};
 use crate::audit::verify::{Since, VerifyOptions, read_since, verify_source};
 use crate::audit::witness::origin_hash;
@@ -19,8 +20,21 @@ pub enum AuditCommand {
     Verify {
         /// The log directory (with --archive: read first; the archive for what is no longer
         /// in it).
-        #[arg(long, required_unless_present = "archive")]
+        #[arg(long, required_unless_present_any = ["archive", "tiles"])]
         dir: Option<PathBuf>,
+        /// A node's base URL (`https://node:8443`): its log is read as C2SP tlog-tiles from
+        /// `/v1/audit/tlog/`, as the auditor (--ca, --cert, --client-key).
+        #[arg(long, conflicts_with_all = ["dir", "archive"], requires_all = ["ca", "cert", "client_key"])]
+        tiles: Option<String>,
+        /// With --tiles: the CA that signed the node's certificate (PEM).
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// With --tiles: your auditor client certificate (PEM).
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        /// With --tiles: your client key (PEM).
+        #[arg(long)]
+        client_key: Option<PathBuf>,
         /// The log's archive: `s3://bucket/prefix` or a directory (S3 keys from
         /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
         #[arg(long)]
@@ -211,6 +225,34 @@ fn origin_in(src: &dyn LogSource) -> Option<String> {
     })
 }
 
+/// The auditor's mTLS client for `--tiles`: only the given CA, TLS 1.2+, no redirects.
+fn tiles_client(
+    ca: Option<&std::path::Path>,
+    cert: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
+) -> Result<reqwest::Client, CliError> {
+    let (Some(ca), Some(cert), Some(key)) = (ca, cert, key) else {
+        return Err(CliError(
+            "--tiles needs --ca, --cert and --client-key".into(),
+        ));
+    };
+    let read = |p: &std::path::Path| std::fs::read(p).map_err(fail(&p.display().to_string()));
+    let roots = reqwest::Certificate::from_pem_bundle(&read(ca)?).map_err(fail("--ca"))?;
+    let mut identity = read(cert)?;
+    identity.extend(read(key)?);
+    let identity = reqwest::Identity::from_pem(&identity).map_err(fail("--cert/--client-key"))?;
+    reqwest::Client::builder()
+        .tls_backend_rustls()
+        .tls_certs_only(roots)
+        .tls_version_min(reqwest::tls::Version::TLS_1_2)
+        .https_only(true)
+        .identity(identity)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(fail("TLS client"))
+}
+
 /// Opens `--archive` (S3 keys from the environment).
 fn open_archive(
     location: &str,
@@ -237,6 +279,10 @@ pub(super) async fn audit(command: AuditCommand) -> Result<(), CliError> {
     match command {
         AuditCommand::Verify {
             dir,
+            tiles,
+            ca,
+            cert,
+            client_key,
             archive,
             s3_endpoint,
             s3_region,
@@ -263,6 +309,15 @@ pub(super) async fn audit(command: AuditCommand) -> Result<(), CliError> {
             };
             let runtime = tokio::runtime::Handle::current();
             let src: Box<dyn LogSource> = match (dir, archive) {
+                _ if tiles.is_some() => {
+                    let base = tiles.unwrap_or_default();
+                    let http = tiles_client(ca.as_deref(), cert.as_deref(), client_key.as_deref())?;
+                    Box::new(TilesSource::new(
+                        &format!("{}/v1/audit/tlog", base.trim_end_matches('/')),
+                        http,
+                        runtime,
+                    ))
+                }
                 (Some(d), None) => Box::new(LocalDir::new(&d)),
                 (None, Some(a)) => Box::new(ArchiveSource::new(a, runtime)),
                 (Some(d), Some(a)) => Box::new(Layered::new(

@@ -288,7 +288,10 @@ fn event_object_names_round_trip() {
     assert_eq!(events_object_number(&events_object(42)), Some(42));
     assert_eq!(events_object_number("segment-000042.meta.json"), None);
     assert_eq!(events_object_number("segment-x.jsonl.zst"), None);
-    assert_eq!(layout::segment_number_in("segment-000042.meta.json"), Some(42));
+    assert_eq!(
+        layout::segment_number_in("segment-000042.meta.json"),
+        Some(42)
+    );
     assert_eq!(layout::segment_number_in("segment-7.jsonl"), Some(7));
     assert_eq!(layout::segment_number_in("segment-.jsonl"), None);
     assert_eq!(layout::segment_number_in("level-1.bin"), None);

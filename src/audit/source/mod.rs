@@ -2,6 +2,10 @@
 //! directory that continues it. `audit verify` streams any of them the same way.
 
 use super::layout::{self, CheckpointRecord, SegmentMeta};
+
+/// The log read as C2SP tlog-tiles over HTTPS.
+pub mod tiles;
+
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
