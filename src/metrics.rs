@@ -40,6 +40,8 @@ pub struct Metrics {
     pub connections_refused: Family<Vec<(String, String)>, Counter>,
     /// Connections closed by the server for a timeout, by reason.
     pub connections_closed: Family<Vec<(String, String)>, Counter>,
+    /// Requests refused: the principal's source address is outside its allow list.
+    pub source_refused: Counter,
     /// Sealed audit segments not yet archived (as of the last archiving pass).
     pub audit_unarchived: Gauge,
     /// Audit segments archived and read back.
@@ -75,6 +77,12 @@ impl Metrics {
         let quota_exceeded = Counter::default();
         let connections_refused = Family::<Vec<(String, String)>, Counter>::default();
         let connections_closed = Family::<Vec<(String, String)>, Counter>::default();
+        let source_refused = Counter::default();
+        registry.register(
+            "source_refused",
+            "Requests refused: the principal connected from outside its allow list",
+            source_refused.clone(),
+        );
         let audit_unarchived = Gauge::default();
         let audit_archived = Counter::default();
         let audit_archive_failures = Counter::default();
@@ -157,11 +165,17 @@ impl Metrics {
             quota_exceeded,
             connections_refused,
             connections_closed,
+            source_refused,
             audit_unarchived,
             audit_archived,
             audit_archive_failures,
             destroyed_by_reason: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Counts a request refused for its source address.
+    pub fn count_source_refused(&self) {
+        self.source_refused.inc();
     }
 
     /// Counts a destruction.

@@ -332,6 +332,7 @@ async fn plan(
             spki_sha256: [7; 32],
         }),
         slot: None,
+        peer: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 40_000))),
     };
     match caller % 6 {
         0 => request = request.extension(cert(CARD_API)),

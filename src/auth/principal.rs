@@ -139,6 +139,47 @@ pub enum PrincipalError {
     /// The certificate's key does not match the principal's pinned SPKI.
     #[error("certificate key does not match the pinned key for this principal")]
     PinMismatch,
+    /// The principal may not connect from the connection's source address.
+    #[error("this principal may not connect from this address")]
+    SourceRefused,
+}
+
+/// Where a principal may connect from: CIDR ranges, matched on the connection's peer address
+/// (IPv4-mapped IPv6 addresses as IPv4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowList(Vec<ipnet::IpNet>);
+
+impl AllowList {
+    /// Parses CIDR ranges (`10.0.0.0/8`, `2001:db8::/32`; a bare address is a single host).
+    pub fn parse(ranges: &[String]) -> Result<Self, String> {
+        let mut out = Vec::new();
+        for r in ranges {
+            let net = r
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| r.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{r:?} is not a CIDR range or an IP address"))?;
+            if net.trunc() != net {
+                return Err(format!(
+                    "{r:?} has host bits set; did you mean {}?",
+                    net.trunc()
+                ));
+            }
+            out.push(net);
+        }
+        if out.is_empty() {
+            return Err("an empty allow list would refuse every connection".into());
+        }
+        Ok(Self(out))
+    }
+
+    /// Whether `addr` is in a range.
+    pub fn allows(&self, addr: std::net::IpAddr) -> bool {
+        let addr = match addr {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.0.iter().any(|net| net.contains(&addr))
+    }
 }
 
 /// A certificate carries no usable identity (no SAN URI, SAN DNS name or subject CN), or is
@@ -184,6 +225,7 @@ pub fn identity_from_cert(der: &[u8]) -> Result<CertIdentity, IdentityError> {
 struct Registered {
     roles: Roles,
     spki_pin: Option<[u8; 32]>,
+    allow: Option<AllowList>,
 }
 
 /// The configured principals and their roles.
@@ -195,7 +237,33 @@ pub struct PrincipalRegistry {
 impl PrincipalRegistry {
     /// Adds a principal. `spki_pin` is the SHA-256 of the SubjectPublicKeyInfo it must use.
     pub fn insert(&mut self, id: impl Into<String>, roles: Roles, spki_pin: Option<[u8; 32]>) {
-        self.by_id.insert(id.into(), Registered { roles, spki_pin });
+        self.by_id.insert(
+            id.into(),
+            Registered {
+                roles,
+                spki_pin,
+                allow: None,
+            },
+        );
+    }
+
+    /// Restricts principal `id` (already inserted) to source addresses in `allow`.
+    pub fn restrict(&mut self, id: &str, allow: AllowList) {
+        if let Some(r) = self.by_id.get_mut(id) {
+            r.allow = Some(allow);
+        }
+    }
+
+    fn check_source(
+        registered: &Registered,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<(), PrincipalError> {
+        match (&registered.allow, peer) {
+            (None, _) => Ok(()),
+            (Some(list), Some(addr)) if list.allows(addr) => Ok(()),
+            // Restricted, and the address is outside the list or unknown: refused.
+            (Some(_), _) => Err(PrincipalError::SourceRefused),
+        }
     }
 
     /// The roles of `id`, if configured.
@@ -205,7 +273,12 @@ impl PrincipalRegistry {
 
     /// Resolves a verified certificate identity to a principal, checking any SPKI pin in
     /// constant time.
-    pub fn from_cert(&self, identity: &CertIdentity) -> Result<Principal, PrincipalError> {
+    /// `peer` is the connection's source address, checked against the principal's allow list.
+    pub fn from_cert(
+        &self,
+        identity: &CertIdentity,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<Principal, PrincipalError> {
         use subtle::ConstantTimeEq;
         let registered = self
             .by_id
@@ -216,6 +289,7 @@ impl PrincipalRegistry {
         {
             return Err(PrincipalError::PinMismatch);
         }
+        Self::check_source(registered, peer)?;
         Ok(Principal {
             id: identity.id.clone(),
             roles: registered.roles,
@@ -223,13 +297,74 @@ impl PrincipalRegistry {
         })
     }
 
-    /// Resolves a verified JWT subject to a principal.
-    pub fn from_jwt_subject(&self, sub: &str) -> Result<Principal, PrincipalError> {
+    /// Resolves a verified JWT subject to a principal, checking its allow list on `peer`.
+    pub fn from_jwt_subject(
+        &self,
+        sub: &str,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<Principal, PrincipalError> {
         let registered = self.by_id.get(sub).ok_or(PrincipalError::Unknown)?;
+        Self::check_source(registered, peer)?;
         Ok(Principal {
             id: sub.to_owned(),
             roles: registered.roles,
             method: AuthMethod::Jwt,
         })
+    }
+}
+
+#[cfg(test)]
+mod allow_list_tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn list(ranges: &[&str]) -> Result<AllowList, String> {
+        AllowList::parse(&ranges.iter().map(|r| r.to_string()).collect::<Vec<_>>())
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn ranges_match_v4_v6_and_mapped_addresses() {
+        let l = list(&["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"]).unwrap();
+        assert!(l.allows(ip("10.1.2.3")));
+        assert!(l.allows(ip("192.0.2.7")));
+        assert!(!l.allows(ip("192.0.2.8")));
+        assert!(l.allows(ip("2001:db8::1")));
+        assert!(!l.allows(ip("2001:db9::1")));
+        // An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d.
+        assert!(l.allows(ip("::ffff:10.9.9.9")));
+        assert!(!l.allows(ip("::ffff:11.0.0.1")));
+        assert!(!l.allows(ip("127.0.0.1")));
+    }
+
+    #[test]
+    fn bad_lists_are_refused_at_start() {
+        assert!(list(&[]).is_err());
+        assert!(list(&["10.0.0.1/8"]).unwrap_err().contains("10.0.0.0/8"));
+        assert!(list(&["10.0.0.0/33"]).is_err());
+        assert!(list(&["example.com"]).is_err());
+    }
+
+    #[test]
+    fn a_restricted_principal_needs_an_address_inside_its_list() {
+        let mut r = PrincipalRegistry::default();
+        let roles: Roles = [Role::Issuer].into_iter().collect();
+        r.insert("p", roles, None);
+        r.insert("free", roles, None);
+        r.restrict("p", list(&["127.0.0.0/8"]).unwrap());
+        assert!(r.from_jwt_subject("p", Some(ip("127.0.0.1"))).is_ok());
+        assert_eq!(
+            r.from_jwt_subject("p", Some(ip("10.0.0.1"))),
+            Err(PrincipalError::SourceRefused)
+        );
+        // No address known: refused, never waved through.
+        assert_eq!(
+            r.from_jwt_subject("p", None),
+            Err(PrincipalError::SourceRefused)
+        );
+        assert!(r.from_jwt_subject("free", None).is_ok());
     }
 }

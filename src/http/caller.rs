@@ -42,24 +42,29 @@ impl FromRequestParts<SharedState> for Caller {
             .get::<ConnInfo>()
             .cloned()
             .unwrap_or_default();
+        let peer = conn.peer.map(|p| p.ip());
         let principal = match conn.cert {
-            Some(cert) => state.principals.from_cert(&cert).map_err(|e| match e {
-                PrincipalError::PinMismatch => {
-                    tracing::warn!(principal = %cert.id, "refused: pinned key mismatch");
-                    AppError::Forbidden(
+            Some(cert) => state
+                .principals
+                .from_cert(&cert, peer)
+                .map_err(|e| match e {
+                    PrincipalError::SourceRefused => source_refused(state, &cert.id, peer),
+                    PrincipalError::PinMismatch => {
+                        tracing::warn!(principal = %cert.id, "refused: pinned key mismatch");
+                        AppError::Forbidden(
                         "the certificate's key does not match the key pinned for this principal"
                             .into(),
                     )
-                }
-                _ => {
-                    tracing::warn!(principal = %cert.id, "refused: unknown principal");
-                    AppError::Forbidden(
-                        "the certificate is valid but its principal is not configured".into(),
-                    )
-                }
-            })?,
+                    }
+                    _ => {
+                        tracing::warn!(principal = %cert.id, "refused: unknown principal");
+                        AppError::Forbidden(
+                            "the certificate is valid but its principal is not configured".into(),
+                        )
+                    }
+                })?,
             None => {
-                let principal = bearer_principal(parts, state)?;
+                let principal = bearer_principal(parts, state, peer)?;
                 // An anonymous connection that has now proved a principal leaves the
                 // unauthenticated budget (when the authenticated one has room).
                 if let Some(slot) = &conn.slot {
@@ -75,7 +80,19 @@ impl FromRequestParts<SharedState> for Caller {
     }
 }
 
-fn bearer_principal(parts: &Parts, state: &SharedState) -> Result<Principal, AppError> {
+/// A principal seen from an address outside its allow list: logged (principal and address,
+/// nothing of the request) and counted, then 403.
+fn source_refused(state: &SharedState, id: &str, peer: Option<std::net::IpAddr>) -> AppError {
+    state.metrics.count_source_refused();
+    tracing::warn!(principal = %id, peer = ?peer, "refused: source address not in the principal's allow list");
+    AppError::Forbidden("this principal may not connect from this address".into())
+}
+
+fn bearer_principal(
+    parts: &Parts,
+    state: &SharedState,
+    peer: Option<std::net::IpAddr>,
+) -> Result<Principal, AppError> {
     let Some(verifier) = &state.bearer else {
         return Err(AppError::Unauthenticated(
             "a client certificate from a configured CA is required".into(),
@@ -99,11 +116,14 @@ fn bearer_principal(parts: &Parts, state: &SharedState) -> Result<Principal, App
         })?;
     state
         .principals
-        .from_jwt_subject(&verified.sub)
-        .map_err(|_| {
-            tracing::warn!(principal = %verified.sub, "refused: unknown principal");
-            AppError::Forbidden(
-                "the token is valid but its subject is not a configured principal".into(),
-            )
+        .from_jwt_subject(&verified.sub, peer)
+        .map_err(|e| match e {
+            PrincipalError::SourceRefused => source_refused(state, &verified.sub, peer),
+            _ => {
+                tracing::warn!(principal = %verified.sub, "refused: unknown principal");
+                AppError::Forbidden(
+                    "the token is valid but its subject is not a configured principal".into(),
+                )
+            }
         })
 }

@@ -507,6 +507,7 @@ impl Connection {
         let info = ConnInfo {
             cert,
             slot: Some(self.slot.clone()),
+            peer: Some(peer),
         };
         let tracked = activity.clone();
         let drain_within = limits.request_timeout;

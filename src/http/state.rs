@@ -22,6 +22,8 @@ pub struct ConnInfo {
     pub cert: Option<CertIdentity>,
     /// The connection's place in the admission budgets (absent when driven without a server).
     pub slot: Option<Arc<crate::http::admission::Slot>>,
+    /// The connection's peer address (absent when driven without a server).
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// Shared state of the HTTP layer.

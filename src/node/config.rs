@@ -463,6 +463,10 @@ pub struct PrincipalConfig {
     /// Optional SPKI pin: hex SHA-256 of the certificate's SubjectPublicKeyInfo.
     #[serde(default)]
     pub spki_sha256: Option<String>,
+    /// Optional source-address allow list (CIDR ranges, or single addresses), checked on the
+    /// connection's peer address. Absent: any address.
+    #[serde(default)]
+    pub allow_from: Option<Vec<String>>,
 }
 
 /// The whole configuration.

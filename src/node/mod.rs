@@ -89,6 +89,12 @@ pub fn principals(config: &Config) -> Result<PrincipalRegistry, NodeError> {
             p.roles.iter().copied().collect::<Roles>(),
             pin,
         );
+        if let Some(ranges) = &p.allow_from {
+            let list = crate::auth::principal::AllowList::parse(ranges).map_err(|e| {
+                crate::node::config::ConfigError(format!("principals: {}: allow_from: {e}", p.id))
+            })?;
+            registry.restrict(&p.id, list);
+        }
     }
     Ok(registry)
 }

@@ -29,6 +29,8 @@ pub struct Options {
     pub extra_toml: String,
     /// Replace lines in the dev config: (from, to).
     pub replace: Vec<(String, String)>,
+    /// Where to listen (default `127.0.0.1:0`; `[::1]:0` for IPv6).
+    pub listen: Option<String>,
     /// A manual clock instead of the system clock.
     pub clock: Option<ManualClock>,
 }
@@ -45,8 +47,13 @@ impl TestServer {
     pub async fn start_with(opts: Options) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let pki = pki_dir(dir.path());
-        let config_path =
-            ok2cry::node::dev::prepare(&pki, Some("127.0.0.1:0".parse().unwrap())).unwrap();
+        let listen: std::net::SocketAddr = opts
+            .listen
+            .as_deref()
+            .unwrap_or("127.0.0.1:0")
+            .parse()
+            .unwrap();
+        let config_path = ok2cry::node::dev::prepare(&pki, Some(listen)).unwrap();
         let mut text = std::fs::read_to_string(&config_path).unwrap();
         // Tests do not lock the test process's memory.
         text = text.replace("mlock = \"best_effort\"", "mlock = \"off\"");
@@ -57,7 +64,7 @@ impl TestServer {
         text.push_str(&opts.extra_toml);
         std::fs::write(&config_path, text).unwrap();
         let config = Config::from_file(&config_path).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let clock: Arc<dyn Clock> = match opts.clock {
             Some(c) => Arc::new(c),
@@ -91,7 +98,7 @@ impl TestServer {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("https://127.0.0.1:{}{}", self.addr.port(), path)
+        format!("https://{}{}", self.addr, path)
     }
 
     /// An HTTPS client presenting the dev certificate `who` (card-api, proxy, auditor).
