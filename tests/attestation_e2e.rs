@@ -713,6 +713,7 @@ async fn without_an_audit_log_the_endpoint_commits_to_no_audit_key() {
             spki_sha256: [0; 32],
         }),
         slot: None,
+        peer: None,
     });
     let response = app(Arc::new(state)).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
