@@ -21,7 +21,7 @@
 //! - [`tiles`]: C2SP tlog-tiles paths over the node's tree.
 //! - [`recorder`]: the interface custody emits through.
 //! - [`receipt`]: destruction receipts verifiable offline.
-//! - [`source`]: a log to read in order: a directory, the archive, or both.
+//! - [`source`]: a log to read in order: a directory, the archive, both, or a node's tiles.
 //! - [`archive`]: sealed segments compressed, shipped, read back and kept 12 months.
 //! - [`verify`]: streaming verification of a whole log with the destruction policy.
 //! - [`witness`]: the witness (server and client) of C2SP tlog-witness.

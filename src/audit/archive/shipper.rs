@@ -10,7 +10,8 @@
 //!    its metadata and checkpoint records, and read back: the compressed object's SHA-256 must
 //!    be the one uploaded and its decompressed content the sealed hash. Only then is the mark
 //!    `segment-N.archived.json` written (synced) beside it. A failure leaves everything local.
-//! 3. Checkpoint records that gained cosignatures after archiving are uploaded again.
+//! 3. Checkpoint records that gained cosignatures after archiving (within a day) are uploaded
+//!    again.
 //! 4. Local retention (`audit.keep_local`): the event file, leaf index and key index of the
 //!    oldest archived segments are removed while they are older than the local age limit or
 //!    the local segments exceed the byte limit. Never an unarchived segment, never out of
@@ -32,6 +33,10 @@ use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// How long after archiving a segment's checkpoint records are compared with the archived
+/// copy (and uploaded again when cosignatures were added).
+const REFRESH_FOR_MS: u64 = 24 * 3600 * 1000;
 
 /// The zstd level: 3 (the library's default) shrank a real segment 6.7×.
 pub const ZSTD_LEVEL: i32 = 3;
@@ -135,8 +140,13 @@ impl Archiver {
                 report.unarchived -= 1;
             }
         }
+        // Cosignatures arrive within seconds of a checkpoint: records are compared again for a
+        // day after archiving, not for the life of the archive (a year of segments would mean
+        // re-reading and hashing every checkpoint file at every pass).
+        let now = self.clock.now_ms();
         for l in locals.iter_mut() {
             if let Some(mark) = &mut l.mark
+                && now.saturating_sub(mark.archived_ms) <= REFRESH_FOR_MS
                 && self.refresh_checkpoints(&l.meta, mark).await?
             {
                 report.refreshed.push(l.meta.segment);

@@ -283,6 +283,42 @@ async fn a_byte_limit_removes_the_oldest_archived_first_and_never_an_unarchived_
     log.close().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cosignatures_added_after_archiving_are_uploaded_again_for_a_day() {
+    let d = dirs();
+    let archive = d.log.with_file_name("archive");
+    let clock = ManualClock::new(T0);
+    let log = busy_log(&d, &clock, 30).await;
+    let n = sealed(&d)[0];
+    let a = archiver(&d, &archive, &clock, KEEP_ONE_DAY);
+    assert!(a.pass().await.failures.is_empty());
+    let local = layout::checkpoints_path(&d.log, n);
+    let archived = archive.join(checkpoints_object(n));
+    assert_eq!(
+        std::fs::read(&local).unwrap(),
+        std::fs::read(&archived).unwrap()
+    );
+    // A cosigned copy of a record is appended (as the witness client does).
+    let mut text = std::fs::read_to_string(&local).unwrap();
+    let first = text.lines().next().unwrap().to_owned();
+    text.push_str(&first);
+    text.push('\n');
+    std::fs::write(&local, &text).unwrap();
+    let report = a.pass().await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.refreshed, vec![n]);
+    assert_eq!(std::fs::read_to_string(&archived).unwrap(), text);
+    assert!(a.pass().await.refreshed.is_empty());
+    // After a day, records are no longer compared.
+    clock.advance_ms(DAY + 1);
+    text.push_str(&first);
+    text.push('\n');
+    std::fs::write(&local, &text).unwrap();
+    let late = a.pass().await;
+    assert!(late.refreshed.is_empty(), "{late:?}");
+    log.close().await.unwrap();
+}
+
 #[test]
 fn event_object_names_round_trip() {
     assert_eq!(events_object_number(&events_object(42)), Some(42));
